@@ -1,0 +1,50 @@
+# orb-finance: the two commands a new user needs are `make demo` and `make test`.
+SHELL      := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON     ?= python3.11
+VENV       := .venv
+BIN        := $(VENV)/bin
+PIP_FLAGS  := --disable-pip-version-check --no-input -q
+export DO_NOT_TRACK := 1
+export DBT_USE_COLORS := false
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+# Fall back to python3 when python3.11 is not on PATH (checked: it must still be 3.11).
+ifeq ($(shell command -v $(PYTHON) 2>/dev/null),)
+PYTHON := python3
+endif
+
+.PHONY: venv demo test test-fast test-spark bench docs clean constraints
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "orb-finance needs Python 3.11, got " + sys.version'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e '.[test]' 2>&1 | sed '/^WARNING: Location/d'
+	$(BIN)/python -c 'import dbt.adapters.duckdb, orb_finance'
+	@touch $@
+
+venv: $(BIN)/.installed
+
+## make demo: install, generate a sample Orb export, build the warehouse, print headline numbers
+demo: venv
+	$(BIN)/orbfin demo
+
+## make test: install if needed, then run every test (pytest drives real dbt, DuckDB, bean-check, Tryton)
+test: venv
+	$(BIN)/python -m pytest tests/python
+
+test-fast: venv
+	$(BIN)/python -m pytest tests/python -m "not slow and not tryton"
+
+docs: venv
+	$(BIN)/orbfin docs
+
+bench: venv
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf target logs build warehouse/*.duckdb
+
+constraints: venv
+	{ echo "# Every package make installs, pinned (pip install -c constraints.txt). Regenerate with: make constraints"; \
+	  $(BIN)/pip freeze --exclude-editable; } > constraints.txt

@@ -1,0 +1,134 @@
+{#
+  Parse one column of an Orb feed. Each macro is the cast *and* the check: a value that does not parse
+  stops the build with a message naming resource, file, row and column, e.g.
+    Orb export invoice_metadata: file /exports/invoice_metadata/2026-11-01.csv, row 17, column total:
+    'abc' is not a decimal amount (at most 12 digits before the point and 6 after)
+  They read `_file` and `_row` from the source view (see register_orb_sources) and are used in the
+  `typed` CTE of every stg_orb__* model, which is materialized as a table so every row is checked.
+#}
+
+{% macro orb_resource_name() -%}
+  {{- model.name | replace('stg_orb__', '') -}}
+{%- endmacro %}
+
+
+{% macro orb_raise(message_sql) -%}
+  {{ return(adapter.dispatch('orb_raise', 'orb_finance')(message_sql)) }}
+{%- endmacro %}
+
+{% macro default__orb_raise(message_sql) -%}
+  error({{ message_sql }})
+{%- endmacro %}
+
+{% macro spark__orb_raise(message_sql) -%}
+  raise_error({{ message_sql }})
+{%- endmacro %}
+
+
+{% macro orb_value_error(column, problem_sql) -%}
+  {{ orb_raise("'Orb export " ~ orb_resource_name() ~ ": file ' || coalesce(_file, '?') || ', row ' || "
+               ~ "coalesce(cast(_row as " ~ dbt.type_string() ~ "), '?') || ', column " ~ column ~ ": ' || " ~ problem_sql) }}
+{%- endmacro %}
+
+
+{% macro orb_quoted_value(column) -%}
+  '''' || cast({{ column }} as {{ dbt.type_string() }}) || ''''
+{%- endmacro %}
+
+
+{#- The shared shape: null stays null (or is an error when required), a value that does not parse is an
+    error, anything else is the parsed value. -#}
+{% macro orb_parse(column, parsed_sql, problem, required=false) -%}
+  case
+    when {{ column }} is null then
+      {%- if required %} {{ orb_value_error(column, "'is null (required)'") }}{% else %} null{% endif %}
+    when {{ parsed_sql }} is null then {{ orb_value_error(column, orb_quoted_value(column) ~ " || ' " ~ problem ~ "'") }}
+    else {{ parsed_sql }}
+  end
+{%- endmacro %}
+
+
+{% macro orb_id(column) -%}
+  {{ orb_parse(column, "cast(" ~ column ~ " as " ~ dbt.type_string() ~ ")", "is not an id", required=true) }}
+{%- endmacro %}
+
+
+{% macro orb_string(column, required=false) -%}
+  {%- if required -%}
+    {{ orb_parse(column, "cast(" ~ column ~ " as " ~ dbt.type_string() ~ ")", "is not text", required=true) }}
+  {%- else -%}
+    cast({{ column }} as {{ dbt.type_string() }})
+  {%- endif -%}
+{%- endmacro %}
+
+
+{% macro orb_json(column) -%}
+  cast({{ column }} as {{ dbt.type_string() }})
+{%- endmacro %}
+
+
+{#- Decimals: a value with more decimals than the type holds is an error, never silently rounded. -#}
+{% macro orb_decimal(column, precision=18, scale=6, required=false) -%}
+  {%- set parsed = "try_cast(" ~ column ~ " as decimal(" ~ precision ~ ", " ~ scale ~ "))" -%}
+  {%- set exact = "try_cast(" ~ column ~ " as decimal(38, 18))" -%}
+  {%- set checked = "case when " ~ parsed ~ " = " ~ exact ~ " then " ~ parsed ~ " end" -%}
+  {{ orb_parse(column, checked,
+               "is not a decimal number (at most " ~ (precision - scale) ~ " digits before the point and " ~ scale ~ " after)",
+               required=required) }}
+{%- endmacro %}
+
+{#- Money amounts of one row: decimal(18, 6). -#}
+{% macro orb_amount(column, required=false) -%}
+  {{ orb_decimal(column, 18, 6, required=required) }}
+{%- endmacro %}
+
+{#- Quantities, conversion rates, per-credit cost bases: decimal(28, 12). -#}
+{% macro orb_rate(column, required=false) -%}
+  {{ orb_decimal(column, 28, 12, required=required) }}
+{%- endmacro %}
+
+
+{% macro orb_integer(column, required=false) -%}
+  {{ orb_parse(column, "try_cast(" ~ column ~ " as bigint)", "is not a whole number", required=required) }}
+{%- endmacro %}
+
+
+{% macro orb_boolean(column, required=false) -%}
+  {{ orb_parse(column, "try_cast(" ~ column ~ " as boolean)", "is not true or false", required=required) }}
+{%- endmacro %}
+
+
+{% macro orb_date(column, required=false) -%}
+  {{ orb_parse(column, "try_cast(" ~ column ~ " as date)", "is not a date (YYYY-MM-DD)", required=required) }}
+{%- endmacro %}
+
+
+{% macro orb_timestamp(column, required=false) -%}
+  {{ orb_parse(column, orb_try_timestamp(column), "is not a timestamp", required=required) }}
+{%- endmacro %}
+
+{#- To a UTC timestamp without time zone; strings with an offset are converted to UTC (the session
+    time zone is UTC on both engines: profiles.yml). -#}
+{% macro orb_try_timestamp(column) -%}
+  {{ return(adapter.dispatch('orb_try_timestamp', 'orb_finance')(column)) }}
+{%- endmacro %}
+
+{% macro default__orb_try_timestamp(column) -%}
+  cast(try_cast({{ column }} as timestamptz) as timestamp)
+{%- endmacro %}
+
+{% macro spark__orb_try_timestamp(column) -%}
+  try_cast({{ column }} as timestamp)
+{%- endmacro %}
+
+
+{#- An Orb enumeration: the allowed values are the dbt var orb_enums[enum_name]. -#}
+{% macro orb_enum(column, enum_name, required=false) -%}
+  {%- set values = var('orb_enums')[enum_name] -%}
+  {%- set parsed -%}
+    case when cast({{ column }} as {{ dbt.type_string() }}) in (
+      {%- for v in values %}'{{ v }}'{{ ', ' if not loop.last }}{% endfor -%}
+    ) then cast({{ column }} as {{ dbt.type_string() }}) end
+  {%- endset -%}
+  {{ orb_parse(column, parsed, "is not one of: " ~ values | join(', '), required=required) }}
+{%- endmacro %}

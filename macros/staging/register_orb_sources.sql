@@ -1,0 +1,187 @@
+{#
+  register_orb_sources: the on-run-start hook that turns the Orb export directory into one view per
+  resource, `orb_export.<resource>`, with exactly the columns `_orb__sources.yml` declares plus
+  `_file` (the delivery file) and `_row` (the record's 1-based position in that file).
+
+  It checks the export before anything is built: the directory exists, the required resources have
+  delivery files, every file carries every required column. Problems are collected and raised as one
+  error naming each resource, file and column. Parsing every value happens in staging (stg_orb__*),
+  whose cast macros stop the build naming file, row and column.
+#}
+
+{% macro register_orb_sources() %}
+  {{ return(adapter.dispatch('register_orb_sources', 'orb_finance')()) }}
+{% endmacro %}
+
+
+{% macro orb_export_root() %}
+  {#- The export directory: var orb_export_path, else env ORB_EXPORT_PATH; relative to the project. -#}
+  {%- set configured = var('orb_export_path', none) or env_var('ORB_EXPORT_PATH', '') -%}
+  {%- if not configured -%}
+    {{ exceptions.raise_compiler_error(
+        "No Orb export directory configured: set the dbt var orb_export_path "
+        ~ "(--vars '{orb_export_path: /path/to/export}') or the environment variable ORB_EXPORT_PATH.") }}
+  {%- endif -%}
+  {%- set configured = configured | string | trim -%}
+  {%- if not configured.startswith('/') -%}
+    {%- set configured = invocation_args_dict.get('project_dir', '.') ~ '/' ~ configured -%}
+  {%- endif -%}
+  {{ return(configured.rstrip('/')) }}
+{% endmacro %}
+
+
+{% macro orb_sql_literal(value) -%}
+  '{{ value | string | replace("'", "''") }}'
+{%- endmacro %}
+
+
+{% macro orb_source_tables() %}
+  {#- The Orb source tables of the graph, sorted by name (a stable order for logs and errors). -#}
+  {%- set tables = [] -%}
+  {%- for src in graph.sources.values() if src.source_name == 'orb' -%}
+    {%- do tables.append(src) -%}
+  {%- endfor -%}
+  {{ return(tables | sort(attribute='name')) }}
+{% endmacro %}
+
+
+{% macro orb_delivery_format(path) %}
+  {%- set lower = path | lower -%}
+  {%- if lower.endswith('.parquet') -%}{{ return('parquet') }}
+  {%- elif lower.endswith('.csv') or lower.endswith('.csv.gz') -%}{{ return('csv') }}
+  {%- elif lower.endswith('.jsonl') or lower.endswith('.ndjson') -%}{{ return('jsonl') }}
+  {%- else -%}{{ return(none) }}
+  {%- endif -%}
+{% endmacro %}
+
+
+{% macro duckdb__orb_read_file(path, fmt, columns=none) -%}
+  {%- if fmt == 'parquet' -%}
+    read_parquet({{ orb_sql_literal(path) }})
+  {%- elif fmt == 'csv' -%}
+    read_csv({{ orb_sql_literal(path) }}, header = true, all_varchar = true, auto_detect = true)
+  {%- elif columns is none -%}
+    read_json({{ orb_sql_literal(path) }}, format = 'newline_delimited')
+  {%- else -%}
+    {#- JSON: every declared column as text, so amounts keep their digits (no float detour). -#}
+    read_json({{ orb_sql_literal(path) }}, format = 'newline_delimited', columns = {
+      {%- for col in columns %}{{ orb_sql_literal(col) }}: 'VARCHAR'{{ ', ' if not loop.last }}{% endfor -%}
+    })
+  {%- endif -%}
+{%- endmacro %}
+
+
+{% macro default__register_orb_sources() %}
+  {% if execute %}
+    {% set root = orb_export_root() %}
+    {% set root_files = run_query("select count(*) from glob(" ~ orb_sql_literal(root ~ '/*/*') ~ ")") %}
+    {% if root_files.rows[0][0] == 0 %}
+      {{ exceptions.raise_compiler_error("Orb export directory " ~ root ~ " does not exist or holds no delivery files (expected one sub-directory per resource, e.g. " ~ root ~ "/customer/*.parquet).") }}
+    {% endif %}
+
+    {% set problems = [] %}
+    {% set statements = [] %}
+    {% set n_files = [] %}
+    {% for src in orb_source_tables() %}
+      {% set resource = src.name %}
+      {% set declared = src.columns.values() | list %}
+      {% set declared_names = declared | map(attribute='name') | list %}
+      {% set listing = run_query("select file from glob(" ~ orb_sql_literal(root ~ '/' ~ resource ~ '/*') ~ ") order by file") %}
+      {% set files = [] %}
+      {% for row in listing.rows %}
+        {% set fmt = orb_delivery_format(row[0]) %}
+        {% if fmt %}
+          {% do files.append({'path': row[0], 'format': fmt}) %}
+        {% elif not (row[0].split('/')[-1].startswith('.') or row[0].split('/')[-1].startswith('_')) %}
+          {% do exceptions.warn("Orb export: ignoring " ~ row[0] ~ " (not .parquet, .csv, .csv.gz or .jsonl)") %}
+        {% endif %}
+      {% endfor %}
+      {% do n_files.append(files | length) %}
+
+      {% if files | length == 0 and src.meta.get('required_resource') %}
+        {% do problems.append("required resource '" ~ resource ~ "' has no delivery files in " ~ root ~ "/" ~ resource
+                               ~ "/ (expected *.parquet, *.csv, *.csv.gz or *.jsonl)") %}
+      {% endif %}
+
+      {# Which columns does each file carry? One query per resource. #}
+      {% set present = {} %}
+      {% set types = {} %}
+      {% if files %}
+        {% set describe_sql %}
+          {% for f in files %}
+            select {{ orb_sql_literal(f.path) }} as file, lower(column_name) as column_name, column_type
+            from (describe select * from {{ orb_finance.duckdb__orb_read_file(f.path, f.format) }})
+            {% if not loop.last %}union all{% endif %}
+          {% endfor %}
+        {% endset %}
+        {% for row in run_query(describe_sql).rows %}
+          {% do present.setdefault(row[0], []).append(row[1]) %}
+          {% do types.update({row[0] ~ '|' ~ row[1]: row[2]}) %}
+        {% endfor %}
+      {% endif %}
+
+      {% set parts = [] %}
+      {% set mixed = (files | map(attribute='format') | unique | list | length) > 1 %}
+      {% for f in files %}
+        {% set have = present.get(f.path, []) %}
+        {% set selects = [] %}
+        {% for col in declared %}
+          {% if col.name in have %}
+            {% set col_type = types[f.path ~ '|' ~ col.name] %}
+            {% set quoted = adapter.quote(col.name) %}
+            {% if f.format == 'csv' %}
+              {# all_varchar: an empty field is already null #}
+              {% do selects.append(quoted ~ " as " ~ col.name) %}
+            {% elif f.format == 'jsonl' or col_type == 'VARCHAR' %}
+              {# text: an empty string means "no value", as an empty CSV field does #}
+              {% do selects.append("nullif(" ~ quoted ~ ", '') as " ~ col.name) %}
+            {% elif col.data_type == 'json' and col_type != 'JSON' %}
+              {# a nested parquet value (struct, map, list) as JSON text #}
+              {% do selects.append("cast(to_json(" ~ quoted ~ ") as varchar) as " ~ col.name) %}
+            {% elif mixed %}
+              {% do selects.append("cast(" ~ quoted ~ " as varchar) as " ~ col.name) %}
+            {% else %}
+              {% do selects.append(quoted ~ " as " ~ col.name) %}
+            {% endif %}
+          {% elif col.meta.get('optional') %}
+            {% do exceptions.warn("Orb export: " ~ resource ~ ": file " ~ f.path ~ " has no column '" ~ col.name
+                                   ~ "' (optional: read as null)") %}
+            {% do selects.append("cast(null as varchar) as " ~ col.name) %}
+          {% else %}
+            {% do problems.append("resource '" ~ resource ~ "', file " ~ f.path ~ ": missing required column '" ~ col.name ~ "'") %}
+          {% endif %}
+        {% endfor %}
+        {% if f.format == 'parquet' %}
+          {% set row_sql = "file_row_number + 1" %}
+          {% set reader = "read_parquet(" ~ orb_sql_literal(f.path) ~ ", file_row_number = true)" %}
+        {% else %}
+          {# row_number() over () streams in file order; computed per file, before any filter. #}
+          {% set row_sql = "row_number() over ()" %}
+          {% set reader = orb_finance.duckdb__orb_read_file(f.path, f.format, declared_names | select('in', have) | list) %}
+        {% endif %}
+        {% do parts.append("select " ~ selects | join(", ") ~ ", " ~ orb_sql_literal(f.path) ~ " as _file, "
+                           ~ "cast(" ~ row_sql ~ " as bigint) as _row from " ~ reader) %}
+      {% endfor %}
+
+      {% if not parts %}
+        {% set empty_cols = [] %}
+        {% for col in declared %}{% do empty_cols.append("cast(null as varchar) as " ~ col.name) %}{% endfor %}
+        {% do parts.append("select " ~ empty_cols | join(", ") ~ ", cast(null as varchar) as _file, cast(null as bigint) as _row where 1 = 0") %}
+      {% endif %}
+
+      {% set relation = api.Relation.create(database=src.database, schema=src.schema, identifier=src.identifier) %}
+      {% do statements.append("create or replace view " ~ relation ~ " as\n" ~ parts | join("\nunion all by name\n")) %}
+    {% endfor %}
+
+    {% if problems %}
+      {{ exceptions.raise_compiler_error("The Orb export in " ~ root ~ " cannot be built:\n  - " ~ problems | join("\n  - ")) }}
+    {% endif %}
+
+    {% set schema_rel = api.Relation.create(database=target.database, schema='orb_export') %}
+    {% do adapter.create_schema(schema_rel) %}
+    {% for statement in statements %}
+      {% do run_query(statement) %}
+    {% endfor %}
+    {% do log("Orb export " ~ root ~ ": " ~ statements | length ~ " resources registered from " ~ n_files | sum ~ " delivery files", info=true) %}
+  {% endif %}
+{% endmacro %}

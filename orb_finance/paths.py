@@ -1,0 +1,28 @@
+"""Where things are: the project root, and the export, warehouse and report paths resolved against it.
+
+Relative paths (from the environment, a config file or the command line) are taken relative to the
+project root, not the current directory (SPEC §2).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DUCKDB_PATH = "warehouse/orb_finance.duckdb"
+
+
+def resolve(path: str | os.PathLike[str]) -> Path:
+    """An absolute path; a relative one is taken relative to the project root."""
+    p = Path(os.path.expanduser(os.fspath(path)))
+    return p if p.is_absolute() else (PROJECT_ROOT / p).resolve()
+
+
+def duckdb_path(override: str | os.PathLike[str] | None = None) -> Path:
+    return resolve(override or os.environ.get("ORB_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH)
+
+
+def export_dir(override: str | os.PathLike[str] | None = None) -> Path | None:
+    value = override or os.environ.get("ORB_EXPORT_PATH")
+    return resolve(value) if value else None
