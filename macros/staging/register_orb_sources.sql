@@ -60,8 +60,6 @@
     read_parquet({{ orb_sql_literal(path) }})
   {%- elif fmt == 'csv' -%}
     read_csv({{ orb_sql_literal(path) }}, header = true, all_varchar = true, auto_detect = true)
-  {%- elif columns is none -%}
-    read_json({{ orb_sql_literal(path) }}, format = 'newline_delimited')
   {%- else -%}
     {#- JSON: every declared column as text, so amounts keep their digits (no float detour). -#}
     read_json({{ orb_sql_literal(path) }}, format = 'newline_delimited', columns = {
@@ -103,12 +101,19 @@
                                ~ "/ (expected *.parquet, *.csv, *.csv.gz or *.jsonl)") %}
       {% endif %}
 
-      {# Which columns does each file carry? One query per resource. #}
+      {# Which columns does each file carry? One query per resource. JSON Lines has no header and
+         records may leave out null fields, so a key missing from a .jsonl file reads as null; the
+         staging guards still stop the build on a missing id or updated_at, naming file and row. #}
       {% set present = {} %}
       {% set types = {} %}
-      {% if files %}
+      {% for f in files if f.format == 'jsonl' %}
+        {% do present.update({f.path: declared_names}) %}
+        {% for col in declared_names %}{% do types.update({f.path ~ '|' ~ col: 'VARCHAR'}) %}{% endfor %}
+      {% endfor %}
+      {% set described = files | rejectattr('format', 'equalto', 'jsonl') | list %}
+      {% if described %}
         {% set describe_sql %}
-          {% for f in files %}
+          {% for f in described %}
             select {{ orb_sql_literal(f.path) }} as file, lower(column_name) as column_name, column_type
             from (describe select * from {{ orb_finance.duckdb__orb_read_file(f.path, f.format) }})
             {% if not loop.last %}union all{% endif %}
@@ -157,7 +162,7 @@
         {% else %}
           {# row_number() over () streams in file order; computed per file, before any filter. #}
           {% set row_sql = "row_number() over ()" %}
-          {% set reader = orb_finance.duckdb__orb_read_file(f.path, f.format, declared_names | select('in', have) | list) %}
+          {% set reader = orb_finance.duckdb__orb_read_file(f.path, f.format, declared_names) %}
         {% endif %}
         {% do parts.append("select " ~ selects | join(", ") ~ ", " ~ orb_sql_literal(f.path) ~ " as _file, "
                            ~ "cast(" ~ row_sql ~ " as bigint) as _row from " ~ reader) %}

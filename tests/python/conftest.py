@@ -1,0 +1,55 @@
+"""Shared pytest fixtures: real dbt builds on real DuckDB files.
+
+dbt re-parses the whole project (~5 s) whenever its profile changes, and the DuckDB path is part of the
+profile; so the session builds every warehouse at one path (partial parsing stays warm) and a test that
+wants to keep its warehouse copies it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orb_finance import warehouse
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@dataclass
+class Builder:
+    db_path: Path
+    target_path: Path
+
+    def build(self, export_dir: Path, *, select: list[str] | None = None, as_of: str | None = None,
+              keep_as: Path | None = None) -> warehouse.DbtResult:
+        """A fresh `dbt build` of `export_dir` (optionally a selection); copies the result to keep_as."""
+        for stale in (self.db_path, self.db_path.with_suffix(".duckdb.wal")):
+            stale.unlink(missing_ok=True)
+        result = warehouse.build(export_dir, self.db_path, as_of=as_of, select=select,
+                                 target_path=self.target_path, show_progress=False)
+        if keep_as is not None and self.db_path.exists():
+            shutil.copyfile(self.db_path, keep_as)
+        return result
+
+    def connect(self, path: Path | None = None) -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(str(path or self.db_path), read_only=True)
+
+
+@pytest.fixture(scope="session")
+def dbt_builder(tmp_path_factory: pytest.TempPathFactory) -> Builder:
+    root = tmp_path_factory.mktemp("dbt")
+    return Builder(db_path=root / "orb_finance.duckdb", target_path=root / "target")
+
+
+@pytest.fixture
+def export_copy(tmp_path: Path):
+    """Copy a committed fixture export into tmp_path so a test can change it."""
+    def copy(name: str) -> Path:
+        dest = tmp_path / name
+        shutil.copytree(FIXTURES / "exports" / name, dest)
+        return dest
+    return copy
