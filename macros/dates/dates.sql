@@ -1,0 +1,50 @@
+{#- Dates. Days are UTC calendar days; a month is the first day of the month as a date. -#}
+
+{% macro to_month(timestamp_or_date) -%}
+  cast({{ dbt.date_trunc('month', timestamp_or_date) }} as date)
+{%- endmacro %}
+
+
+{% macro add_days(days, date) -%}
+  cast({{ dbt.dateadd('day', days, date) }} as date)
+{%- endmacro %}
+
+
+{% macro add_months(months, date) -%}
+  cast({{ dbt.dateadd('month', months, date) }} as date)
+{%- endmacro %}
+
+
+{#- Months since year 0: month arithmetic without datediff (whose Spark expansion is 10 KB of SQL). -#}
+{% macro month_number(date) -%}
+  (extract(year from {{ date }}) * 12 + extract(month from {{ date }}) - 1)
+{%- endmacro %}
+
+
+{#- The as-of date of AR aging: dbt var as_of_date (YYYY-MM-DD), default today in UTC. -#}
+{% macro as_of_date() -%}
+  {%- set configured = var('as_of_date', none) -%}
+  {%- if configured -%}
+    {%- set value = configured | string | trim -%}
+    {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', value) -%}
+      {{ exceptions.raise_compiler_error("as_of_date must be a date as YYYY-MM-DD, got '" ~ value ~ "'") }}
+    {%- endif -%}
+    {%- do modules.datetime.datetime.strptime(value, '%Y-%m-%d') -%}
+  {%- else -%}
+    {%- set value = modules.datetime.datetime.now(modules.pytz.utc).strftime('%Y-%m-%d') -%}
+  {%- endif -%}
+  cast('{{ value }}' as date)
+{%- endmacro %}
+
+
+{#- The integers 0 .. 10^digits - 1 as a relation with one column `n` (portable: no generate_series). -#}
+{% macro integers(digits=4) -%}
+  select
+    {% for i in range(digits) %}d{{ i }}.n * {{ 10 ** i }}{{ ' + ' if not loop.last }}{% endfor %} as n
+  from
+    {% for i in range(digits) -%}
+    (select 0 as n union all select 1 union all select 2 union all select 3 union all select 4
+     union all select 5 union all select 6 union all select 7 union all select 8 union all select 9) as d{{ i }}
+    {{- ' cross join ' if not loop.last }}
+    {% endfor %}
+{%- endmacro %}

@@ -1,0 +1,79 @@
+-- Recognized revenue per UTC day, currency and customer (SPEC §3, current state):
+--   usage_revenue               "Usage revenue": daily line item revenue (not reverted, not credit purchases)
+--   credit_consumption_revenue  "Credit revenue" of decrements and amendments (units x cost basis)
+--   credit_breakage_revenue     "Credit revenue" of credit_block_expiry entries
+--   credit_note_revenue         "Credit-note revenue (proration)": minus each day's share (<= 0)
+with usage as (
+
+    select * from {{ ref('int_revenue_usage_daily') }}
+
+),
+
+credit_entries as (
+
+    select * from {{ ref('int_credit_ledger_entries_valued') }}
+
+),
+
+credit_note_days as (
+
+    select * from {{ ref('int_credit_note_lines_prorated') }}
+
+),
+
+unioned as (
+
+    select
+        revenue_date, currency, customer_id,
+        usage_revenue,
+        {{ to_money(0) }} as credit_consumption_revenue,
+        {{ to_money(0) }} as credit_breakage_revenue,
+        {{ to_money(0) }} as credit_note_revenue
+    from usage
+
+    union all
+
+    select
+        revenue_date, currency, customer_id,
+        {{ to_money(0) }},
+        case when revenue_kind = 'consumption' then revenue else {{ to_money(0) }} end,
+        case when revenue_kind = 'breakage' then revenue else {{ to_money(0) }} end,
+        {{ to_money(0) }}
+    from credit_entries
+
+    union all
+
+    select
+        service_date, currency, customer_id,
+        {{ to_money(0) }}, {{ to_money(0) }}, {{ to_money(0) }},
+        -prorated_amount
+    from credit_note_days
+
+),
+
+summed as (
+
+    select
+        revenue_date,
+        currency,
+        customer_id,
+        {{ to_money('sum(usage_revenue)') }} as usage_revenue,
+        {{ to_money('sum(credit_consumption_revenue)') }} as credit_consumption_revenue,
+        {{ to_money('sum(credit_breakage_revenue)') }} as credit_breakage_revenue,
+        {{ to_money('sum(credit_note_revenue)') }} as credit_note_revenue
+    from unioned
+    group by revenue_date, currency, customer_id
+
+),
+
+final as (
+
+    select
+        *,
+        {{ to_money('usage_revenue + credit_consumption_revenue + credit_breakage_revenue + credit_note_revenue') }}
+            as total_revenue
+    from summed
+
+)
+
+select * from final
