@@ -1,0 +1,1 @@
+"""Reports read from the built warehouse: headline numbers, and (nightly) workbooks, CSV and HTML."""
