@@ -1,0 +1,69 @@
+"""In-memory rows of one chunk of the export, by resource and delivery batch, before they are written.
+
+Owns the delivery rule: an object's first version goes to the batch its `updated_at` falls in (batch 1 up
+to the first delivery's cut, else batch 2); a later version of the same object always goes to batch 2,
+so the row with the newer `updated_at` also comes from the file whose name sorts last.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from . import schema
+from .calendar import Calendar
+from .schema import Row
+
+
+@dataclass
+class DailyLine:
+    """An invoice line to expand into daily revenue rows (in DuckDB), with its split and revert plan."""
+
+    line_id: str
+    invoice_id: str
+    customer_id: str
+    subscription_id: str | None
+    price_id: str
+    item_id: str
+    invoicing_currency: str
+    pricing_currency: str
+    line_key: int            # unique int of the line: seeds the day weights
+    first_day: int           # epoch day of the service start
+    n_days: int              # days in the service period
+    even: bool               # equal daily weights (fixed fees) or varying ones (usage)
+    quantity: int            # the line's ladder, micro-units ...
+    subtotal: int
+    adjusted_subtotal: int
+    credits_applied: int
+    conversion_rate: int
+    partially_invoiced_amount: int
+    amount: int
+    rounded_minor: int       # ... and rounded_amount in minor units
+    micro_per_minor: int
+    created_base: int        # rows exist from this instant (the invoice's creation)
+    void_at: int | None = None       # every row reverted then (invoice voided)
+    revise_at: int | None = None     # backdated change: rows from revise_from on reverted and replaced then
+    revise_from: int | None = None
+
+
+@dataclass
+class Buffers:
+    calendar: Calendar
+    rows: dict[tuple[str, int], list[Row]] = field(default_factory=lambda: defaultdict(list))
+    daily_lines: list[DailyLine] = field(default_factory=list)
+
+    def add(self, resource: str, row: Row, batch: int | None = None) -> None:
+        """One row; its batch from its updated_at unless given."""
+        if batch is None:
+            batch = self.calendar.batch_of(schema.get(resource, row, "updated_at"))
+        self.rows[(resource, batch)].append(row)
+
+    def add_versions(self, resource: str, first: Row, final: Row) -> None:
+        """An object delivered twice: its earlier state first, its final state (newer updated_at) in batch 2."""
+        if schema.get(resource, final, "updated_at") <= schema.get(resource, first, "updated_at"):
+            raise ValueError(f"{resource}: a later version needs a newer updated_at")
+        self.add(resource, first)
+        self.add(resource, final, batch=2)
+
+    def count(self) -> int:
+        return sum(len(rows) for rows in self.rows.values()) + len(self.daily_lines)

@@ -1,0 +1,179 @@
+"""`orbfin generate-sample`: write a realistic, deterministic sample Orb export directory (SPEC §2).
+
+Owns the run: argument checks, the catalog, customers simulated in chunks (each customer from its own
+seeded random stream, so the chunk size never changes the data), each chunk's files written and its
+invoice lines expanded into daily revenue inside DuckDB, progress bars, and the summary (rows per
+resource, files, seconds, peak RSS). Output depends only on the arguments, never on today's date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import resource
+import time
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from rich.console import Console, Group, RenderableType
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..errors import OrbFinanceError
+from . import schema
+from .buffers import Buffers
+from .catalog import build_catalog
+from .calendar import Calendar
+from .emit import emit_customer
+from .simulate import Context, simulate_customer
+from .writer import DELIVERY_SUFFIXES, FORMATS, ExportWriter
+
+DEFAULT_END_DATE: Final = dt.date(2026, 11, 1)
+DEFAULT_CHUNK_SIZE: Final = 1000
+MIN_MONTHS: Final = 2
+MAX_MONTHS: Final = 120
+
+
+@dataclass
+class GenerationSummary:
+    out_dir: Path
+    fmt: str
+    customers: int
+    months: int
+    seed: int
+    end_date: dt.date
+    rows: dict[str, int] = field(default_factory=dict)
+    files: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+    def render(self) -> RenderableType:
+        table = Table(title=f"Sample Orb export in {self.out_dir}", title_justify="left")
+        table.add_column("resource")
+        table.add_column("rows", justify="right")
+        for name in schema.RESOURCES:
+            table.add_row(name, f"{self.rows.get(name, 0):,}")
+        table.add_section()
+        table.add_row("total", f"{self.total_rows:,}")
+        footer = (
+            f"{self.customers:,} customers x {self.months} months before {self.end_date.isoformat()}, seed "
+            f"{self.seed}, {self.fmt}: {self.files:,} files, {self.bytes / 1e6:,.1f} MB, "
+            f"{self.seconds:,.1f} s, peak RSS {self.peak_rss_mb:,.0f} MB"
+        )
+        return Group(table, footer)
+
+
+def generate_sample(
+    out_dir: Path,
+    customers: int = 200,
+    months: int = 12,
+    seed: int = 7,
+    fmt: str = "parquet",
+    end_date: str | dt.date | None = None,
+    console: Console | None = None,
+    *,
+    chunk_size: int | None = None,
+) -> GenerationSummary:
+    """Write the sample export into `out_dir` (one sub-directory per resource) and summarize it."""
+    end = _check_arguments(customers, months, fmt, end_date, chunk_size)
+    out_dir = Path(out_dir)
+    _prepare(out_dir)
+    started = time.monotonic()
+    calendar = Calendar(end, months)
+    catalog_rows = Buffers(calendar)
+    catalog = build_catalog(calendar, seed, catalog_rows)
+    ctx = Context(calendar, catalog, seed)
+    size = chunk_size or DEFAULT_CHUNK_SIZE
+    starts = list(range(0, customers, size))
+    writer = ExportWriter(out_dir, fmt, calendar, catalog.lock_book)
+    try:
+        with _progress(console) as progress:
+            tasks = _tasks(progress, customers, len(starts))
+            writer.write_buffers(catalog_rows, part=0)
+            _advance(progress, tasks, "catalog")
+            for part, first in enumerate(starts):
+                chunk = Buffers(calendar)
+                for index in range(first, min(first + size, customers)):
+                    emit_customer(ctx, simulate_customer(ctx, index), chunk)
+                    _advance(progress, tasks, "customers")
+                writer.write_buffers(chunk, part)
+                writer.write_daily(chunk.daily_lines, part, salt=seed % 1_000_003)
+                del chunk
+                _advance(progress, tasks, "files")
+    finally:
+        writer.close()
+    return GenerationSummary(
+        out_dir=out_dir, fmt=fmt, customers=customers, months=months, seed=seed, end_date=end,
+        rows={name: writer.rows.get(name, 0) for name in schema.RESOURCES}, files=writer.files, bytes=writer.bytes,
+        seconds=time.monotonic() - started, peak_rss_mb=peak_rss_mb(),
+    )
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MB (Linux reports KB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _check_arguments(customers: int, months: int, fmt: str, end_date: str | dt.date | None,
+                     chunk_size: int | None) -> dt.date:
+    if customers < 1:
+        raise OrbFinanceError(f"--customers must be at least 1 (got {customers})")
+    if not MIN_MONTHS <= months <= MAX_MONTHS:
+        raise OrbFinanceError(f"--months must be between {MIN_MONTHS} and {MAX_MONTHS} (got {months})")
+    if fmt not in FORMATS:
+        raise OrbFinanceError(f"--format must be one of {', '.join(FORMATS)} (got {fmt!r})")
+    if chunk_size is not None and chunk_size < 1:
+        raise OrbFinanceError(f"chunk size must be at least 1 (got {chunk_size})")
+    if end_date is None:
+        return DEFAULT_END_DATE
+    if isinstance(end_date, dt.datetime):
+        end_date = end_date.date()
+    if isinstance(end_date, str):
+        try:
+            end_date = dt.date.fromisoformat(end_date)
+        except ValueError as exc:
+            raise OrbFinanceError(f"--end-date must be a date YYYY-MM-DD (got {end_date!r})") from exc
+    if end_date.day != 1:
+        raise OrbFinanceError(f"--end-date must be the first day of a month (got {end_date.isoformat()})")
+    return end_date
+
+
+def _prepare(out_dir: Path) -> None:
+    """Create `out_dir`; remove delivery files a previous run left in its resource directories."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OrbFinanceError(f"{out_dir} exists and is not a directory")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in schema.RESOURCES:
+        folder = out_dir / name
+        if folder.is_dir():
+            for path in folder.iterdir():
+                if path.is_file() and path.name.endswith(DELIVERY_SUFFIXES):
+                    path.unlink()
+
+
+def _progress(console: Console | None) -> AbstractContextManager[Progress | None]:
+    if console is None:
+        return nullcontext(None)
+    return Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=False)
+
+
+def _tasks(progress: Progress | None, customers: int, chunks: int) -> dict[str, TaskID]:
+    if progress is None:
+        return {}
+    return {
+        "catalog": progress.add_task("catalog and period locks", total=1),
+        "customers": progress.add_task("simulating customers", total=customers),
+        "files": progress.add_task("daily revenue and files", total=chunks),
+    }
+
+
+def _advance(progress: Progress | None, tasks: dict[str, TaskID], name: str) -> None:
+    if progress is not None:
+        progress.advance(tasks[name])
