@@ -57,6 +57,132 @@ def _cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- orbfin sync ... (SPEC §5; logic in orb_finance/sync) ---------------------------------------------
+
+def _cmd_sync_run(args: argparse.Namespace) -> int:
+    from . import sync
+
+    result = sync.run(args.config, args.duckdb_path, console=err_console)
+    console.print(sync.summary_table(result))
+    for record in result.failures:
+        err_console.print(f"failed: record {record.record_id} {record.object_type} {record.orb_id}: {record.error}",
+                          markup=False, highlight=False, soft_wrap=True)
+    if result.skips:
+        console.print(f"{len(result.skips)} object(s) skipped; reasons: orbfin sync records --skipped")
+    if result.aborted:
+        raise OrbFinanceError(f"sync stopped: {result.aborted} (records in flight stay pending; run again)")
+    if result.failures:
+        err_console.print(f"{len(result.failures)} record(s) failed; fix the cause, then orbfin sync retry RECORD_ID")
+        return 1
+    return 0
+
+
+def _cmd_sync_records(args: argparse.Namespace) -> int:
+    from . import sync
+    from .sync import records as sync_records
+
+    if args.skipped:
+        for otype, orb_id, reason in sync.skipped(args.config):
+            console.print(f"{otype} {orb_id}: {reason}", markup=False, highlight=False, soft_wrap=True)
+        return 0
+    rows, secrets = sync.list_records(args.config, status=args.status, object_type_name=args.object_type,
+                                      orb_id=args.orb_id, limit=args.limit)
+    if args.csv:
+        n = sync_records.write_csv(rows, paths.resolve(args.csv), secrets)
+        console.print(f"{n} record(s) written to {paths.resolve(args.csv)}")
+    else:
+        console.print(sync_records.table(rows, secrets, title=f"{len(rows)} sync record(s), newest first"))
+    return 0
+
+
+def _cmd_sync_retry(args: argparse.Namespace) -> int:
+    from . import sync
+
+    marked = sync.retry(args.record_ids, args.all_failed, args.config)
+    console.print(f"{len(marked)} record(s) marked retried; the next `orbfin sync run` sends them again"
+                  + (": " + ", ".join(str(r.record_id) for r in marked) if marked else ""))
+    return 0
+
+
+def _cmd_sync_resync(args: argparse.Namespace) -> int:
+    from . import sync
+
+    result = sync.resync(args.object_type, args.orb_id, args.config, args.duckdb_path, console=err_console)
+    console.print(sync.summary_table(result))
+    for record in result.failures:
+        err_console.print(f"failed: record {record.record_id} {record.object_type} {record.orb_id}: {record.error}",
+                          markup=False, highlight=False, soft_wrap=True)
+    if result.aborted:
+        raise OrbFinanceError(f"resync stopped: {result.aborted}")
+    return 1 if result.failures else 0
+
+
+def _cmd_sync_map_customer(args: argparse.Namespace) -> int:
+    from . import sync
+
+    record = sync.map_customer(args.orb_customer_id, args.provider_customer_id, args.config)
+    console.print(f"customer {record.orb_id} mapped to {record.provider} customer {record.provider_id} "
+                  f"(record {record.record_id})", markup=False, highlight=False)
+    return 0
+
+
+def _cmd_sync_tryton_server(args: argparse.Namespace) -> int:
+    from .sync.providers import tryton_server
+
+    return tryton_server.cli(args, console=console)
+
+
+def _add_sync_parser(sub) -> None:
+    sync_parser = sub.add_parser("sync", help="accounting sync: push invoices, customers, credit memos and payments")
+    sync_sub = sync_parser.add_subparsers(dest="sync_command", required=True)
+
+    def common(p: argparse.ArgumentParser, warehouse: bool = True) -> None:
+        p.add_argument("--config", default=None, help="settings file (default: accounting_sync.yml in the project root)")
+        if warehouse:
+            p.add_argument("--duckdb-path", default=None,
+                           help=f"warehouse file (default: $ORB_DUCKDB_PATH or {paths.DEFAULT_DUCKDB_PATH})")
+
+    p = sync_sub.add_parser("run", help="one sync pass; prints counts by object type and status")
+    common(p)
+    p.set_defaults(func=_cmd_sync_run)
+
+    p = sync_sub.add_parser("records", help="the record view: every attempt, newest first")
+    common(p)
+    p.add_argument("--status", default=None, help="synced, resynced, failed, retried or pending")
+    p.add_argument("--object-type", default=None, help="customer, invoice, credit_memo or payment")
+    p.add_argument("--orb-id", default=None, help="only the attempts for this Orb id")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--csv", default=None, metavar="FILE", help="export the filtered records as CSV")
+    p.add_argument("--skipped", action="store_true", help="list what the last run skipped, and why")
+    p.set_defaults(func=_cmd_sync_records)
+
+    p = sync_sub.add_parser("retry", help="mark failed records retried: the next run sends them again")
+    common(p)
+    p.add_argument("record_ids", nargs="*", type=int, metavar="RECORD_ID")
+    p.add_argument("--all-failed", action="store_true", help="every failed record")
+    p.set_defaults(func=_cmd_sync_retry)
+
+    p = sync_sub.add_parser("resync", help="send one synced object again (an invoice: with its payments and credit memos)")
+    common(p)
+    p.add_argument("object_type", metavar="OBJECT_TYPE", help="customer, invoice, credit_memo or payment")
+    p.add_argument("orb_id", metavar="ORB_ID")
+    p.set_defaults(func=_cmd_sync_resync)
+
+    p = sync_sub.add_parser("map-customer", help="map an Orb customer to an existing provider customer")
+    common(p)
+    p.add_argument("orb_customer_id", metavar="ORB_CUSTOMER_ID")
+    p.add_argument("provider_customer_id", metavar="PROVIDER_CUSTOMER_ID")
+    p.set_defaults(func=_cmd_sync_map_customer)
+
+    p = sync_sub.add_parser("tryton-server", help="create and run a local Tryton ERP for the tryton provider")
+    p.add_argument("--dir", default="warehouse/tryton", help="where the database and config live")
+    p.add_argument("--database", default="orb")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--years", default=None, help="fiscal years to create, e.g. 2025-2027 (default: last, this and next year)")
+    p.add_argument("--init-only", action="store_true", help="create the database, do not start the server")
+    p.set_defaults(func=_cmd_sync_tryton_server)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orbfin", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)

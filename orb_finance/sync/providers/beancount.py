@@ -1,0 +1,447 @@
+"""The embedded default provider: one append-only Beancount ledger file (SPEC §5).
+
+Owns the ledger: its accounts (a receivable sub-account per customer and currency; revenue, credit notes, tax,
+customer balance, cash and invoice-adjustment accounts per currency), one transaction per invoice, credit
+memo and payment tagged with its Orb id, and a reversing transaction for every void, delete or resync.
+Each entry is validated against the ledger before it is written (open accounts, currencies, balance), so
+`bean-check` passes after every run; each write is one append, fsync'd before the engine records it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+from ... import paths
+from . import (CREDIT_MEMO, CUSTOMER, INVOICE, PAYMENT, CreditMemoPayload, CustomerPayload, InvoicePayload,
+               Outcome, PaymentPayload, ProviderError, Removal)
+
+DEFAULT_LEDGER = "warehouse/ledger/orb.beancount"
+DEFAULT_ACCOUNTS = {
+    "receivable": "Assets:Receivable:{currency}:{customer}",
+    "cash": "Assets:Cash:{currency}",
+    "revenue": "Income:Revenue:{currency}",
+    "credit_notes": "Income:CreditNotes:{currency}",
+    "adjustments": "Income:InvoiceAdjustments:{currency}",
+    "tax": "Liabilities:Tax:{currency}",
+    "customer_balance": "Liabilities:CustomerBalance:{currency}",
+}
+TAGS = {INVOICE: "orb-invoice", CREDIT_MEMO: "orb-credit-memo", PAYMENT: "orb-payment"}
+CURRENCY_RE = re.compile(r"^[A-Z][A-Z0-9'._-]{0,22}[A-Z0-9]$")
+COMPONENT_RE = re.compile(r"^[A-Z0-9][A-Za-z0-9-]*$")
+HEADER = ("; Orb accounting sync ledger, written by orb-finance (`orbfin sync run`). Append-only: every\n"
+          "; invoice, credit memo and payment carries its Orb id (orb_id); voids and resyncs are reversing\n"
+          "; entries. Include this file from your main ledger rather than editing it.\n\n"
+          'option "title" "Orb accounting sync"\n\n')
+
+
+@dataclass
+class _Txn:
+    txn_id: str
+    object_type: str
+    orb_id: str
+    date: dt.date
+    postings: list[tuple[str, Decimal, str]]
+    payee: str
+    narration: str
+    link: str | None
+
+
+@dataclass
+class _Index:
+    opens: dict[str, tuple[dt.date, tuple[str, ...]]] = field(default_factory=dict)
+    closes: dict[str, dt.date] = field(default_factory=dict)
+    customers: dict[str, str] = field(default_factory=dict)        # orb customer id -> account leaf
+    leaves: dict[str, str] = field(default_factory=dict)           # leaf -> orb customer id
+    txns: dict[str, _Txn] = field(default_factory=dict)
+    live: dict[tuple[str, str], str] = field(default_factory=dict)  # (type, orb id) -> txn id
+    generation: dict[tuple[str, str], int] = field(default_factory=dict)
+    reversed: set[str] = field(default_factory=set)
+    operating: set[str] = field(default_factory=set)               # operating_currency options written
+
+
+class BeancountProvider:
+    name: ClassVar[str] = "beancount"
+    batch_size: ClassVar[int] = 500
+
+    def __init__(self, config: dict[str, Any] | None = None):
+        config = dict(config or {})
+        self.path = paths.resolve(config.get("ledger_path") or DEFAULT_LEDGER)
+        self.open_date = _as_date(config.get("open_date") or "2000-01-01")
+        self.accounts = {**DEFAULT_ACCOUNTS, **(config.get("accounts") or {})}
+        unknown = set(self.accounts) - set(DEFAULT_ACCOUNTS)
+        if unknown:
+            raise ProviderError(f"unknown beancount account setting(s): {', '.join(sorted(unknown))}")
+        self.check_after_run = bool(config.get("check_after_run", True))
+        self.index = _Index()
+        self._fd: int | None = None
+        self._dirty = False
+        self._open_ledger()
+
+    def secrets(self) -> list[str]:
+        return []
+
+    # --- the ledger file -----------------------------------------------------------------------------
+
+    def _open_ledger(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            self.path.write_text(HEADER, encoding="utf-8")
+        else:
+            self._repair_torn_tail()
+            self._load_index()
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+
+    def _repair_torn_tail(self) -> None:
+        """Every entry ends with a blank line; a file that does not was cut in the middle of a write (a crash
+        while appending). The partial entry is moved to `<ledger>.torn-<time>` so the ledger stays valid."""
+        with open(self.path, "rb") as fh:
+            data = fh.read()
+        if data.endswith(b"\n\n"):
+            return
+        cut = data.rfind(b"\n\n")
+        keep = data[:cut + 2] if cut >= 0 else b""
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        aside = self.path.with_name(f"{self.path.name}.torn-{stamp}")
+        aside.write_bytes(data[len(keep):])
+        with open(self.path, "r+b") as fh:
+            fh.truncate(len(keep))
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def _load_index(self) -> None:
+        from beancount.core import data as bd
+        from beancount.parser import parser
+
+        entries, errors, options = parser.parse_file(str(self.path))
+        if errors:
+            raise ProviderError(f"{self.path} does not parse: {errors[0].message} (line {errors[0].source.get('lineno')})")
+        idx = self.index
+        reversals = []
+        for e in entries:
+            if isinstance(e, bd.Open):
+                idx.opens[e.account] = (e.date, tuple(e.currencies or ()))
+                cid = e.meta.get("orb_customer_id")
+                if cid:
+                    leaf = e.account.rsplit(":", 1)[-1]
+                    idx.customers.setdefault(cid, leaf)
+                    idx.leaves.setdefault(leaf, cid)
+            elif isinstance(e, bd.Close):
+                idx.closes[e.account] = e.date
+            elif isinstance(e, bd.Custom) and e.type == "orb-customer" and len(e.values) == 2:
+                cid, leaf = (v.value for v in e.values)
+                idx.customers.setdefault(cid, leaf)
+                idx.leaves.setdefault(leaf, cid)
+            elif isinstance(e, bd.Transaction):
+                txn_id = e.meta.get("orb_txn")
+                if txn_id:
+                    otype, oid = e.meta.get("orb_object"), e.meta.get("orb_id")
+                    postings = [(p.account, p.units.number, p.units.currency) for p in e.postings]
+                    idx.txns[txn_id] = _Txn(txn_id, otype, oid, e.date, postings, e.payee or "", e.narration or "",
+                                            next(iter(e.links), None) if e.links else None)
+                    key = (otype, oid)
+                    if _generation(txn_id) >= idx.generation.get(key, 0):
+                        idx.live[key] = txn_id
+                        idx.generation[key] = _generation(txn_id)
+                if e.meta.get("reverses"):
+                    reversals.append(e.meta["reverses"])
+        idx.operating.update(options.get("operating_currency") or [])
+        for txn_id in reversals:
+            idx.reversed.add(txn_id)
+            t = idx.txns.get(txn_id)
+            if t and idx.live.get((t.object_type, t.orb_id)) == txn_id:
+                del idx.live[(t.object_type, t.orb_id)]
+
+    def _append(self, text: str) -> None:
+        data = text.encode("utf-8")
+        assert self._fd is not None
+        start = os.lseek(self._fd, 0, os.SEEK_END)
+        written = 0
+        try:
+            while written < len(data):         # one write() in practice; a short write (disk full) loops
+                written += os.write(self._fd, data[written:])
+        except OSError as exc:
+            os.ftruncate(self._fd, start)      # never leave half an entry behind
+            raise ProviderError(f"cannot write {self.path}: {exc}") from None
+        self._dirty = True
+
+    def _sync(self) -> None:
+        if self._dirty and self._fd is not None:
+            os.fsync(self._fd)
+            self._dirty = False
+
+    def close(self) -> None:
+        if self._fd is not None:
+            self._sync()
+            os.close(self._fd)
+            self._fd = None
+            if self.check_after_run:
+                self.check()
+
+    def check(self) -> None:
+        """What `bean-check` does: load and validate the whole ledger; raises ProviderError on any error."""
+        from beancount import loader
+
+        _, errors, _ = loader.load_file(str(self.path))
+        if errors:
+            first = errors[0]
+            raise ProviderError(f"bean-check fails on {self.path}: {first.message} "
+                                f"(line {first.source.get('lineno') if first.source else '?'}; {len(errors)} error(s))")
+
+    # --- Provider ----------------------------------------------------------------------------------
+
+    def find(self, object_type: str, orb_ids: Sequence[str]) -> dict[str, str]:
+        if object_type == CUSTOMER:
+            return {i: self.index.customers[i] for i in orb_ids if i in self.index.customers}
+        return {i: self.index.live[(object_type, i)] for i in orb_ids if (object_type, i) in self.index.live}
+
+    def check_customer(self, provider_customer_id: str) -> str:
+        leaf = provider_customer_id.strip()
+        if ":" in leaf:                      # a whole receivable account: keep its last component
+            leaf = leaf.rsplit(":", 1)[-1]
+        if not COMPONENT_RE.match(leaf):
+            raise ProviderError(f"{provider_customer_id!r} is not a Beancount account component "
+                                "(a capital letter or digit, then letters, digits or dashes)")
+        return leaf
+
+    def create(self, object_type: str, payloads: Sequence[Any]) -> list[Outcome]:
+        build = {CUSTOMER: self._customer, INVOICE: self._invoice, CREDIT_MEMO: self._memo, PAYMENT: self._payment}
+        outcomes = []
+        for p in payloads:
+            try:
+                outcomes.append(Outcome(p.orb_id, build[object_type](p)))
+            except ProviderError as exc:
+                outcomes.append(Outcome(p.orb_id, None, str(exc)))
+        self._sync()
+        return outcomes
+
+    def remove(self, object_type: str, removals: Sequence[Removal]) -> list[Outcome]:
+        outcomes = []
+        for r in removals:
+            try:
+                self._reverse(object_type, r)
+                outcomes.append(Outcome(r.orb_id, None))
+            except ProviderError as exc:
+                outcomes.append(Outcome(r.orb_id, None, str(exc)))
+        self._sync()
+        return outcomes
+
+    # --- objects -----------------------------------------------------------------------------------
+
+    def _customer(self, c: CustomerPayload) -> str:
+        idx = self.index
+        if c.orb_id in idx.customers:
+            return idx.customers[c.orb_id]
+        def taken(leaf: str) -> bool:   # by another Orb customer, or by an account someone opened by hand
+            if idx.leaves.get(leaf, c.orb_id) != c.orb_id:
+                return True
+            return bool(c.currency) and self._account("receivable", c.currency, leaf) in idx.opens
+
+        leaf = _component(c.name) or _component(c.orb_id) or "Customer"
+        if taken(leaf):
+            leaf = f"{leaf}-{_component(c.orb_id) or len(idx.leaves)}"
+        n, base = 2, leaf
+        while taken(leaf):
+            leaf, n = f"{base}-{n}", n + 1
+        if c.currency:
+            text = self._open_text(self._account("receivable", c.currency, leaf), c.currency,
+                                   {"orb_customer_id": c.orb_id, "customer_name": c.name})
+        else:   # no invoicing currency: remember the customer with a custom directive
+            text = f'{self.open_date} custom "orb-customer" {_q(c.orb_id)} {_q(leaf)}\n\n'
+        idx.customers[c.orb_id], idx.leaves[leaf] = leaf, c.orb_id
+        self._append(text)
+        return leaf
+
+    def _invoice(self, inv: InvoicePayload) -> str:
+        cur = inv.currency
+        postings: list[tuple[str, Decimal, str, dict]] = [
+            (self._account("receivable", cur, inv.customer_provider_id), inv.amount_due, cur, {})]
+        if inv.customer_balance_applied:
+            postings.append((self._account("customer_balance", cur), inv.customer_balance_applied, cur, {}))
+        for line in inv.lines:
+            postings.append((self._account("revenue", cur), -line.amount, cur, {"orb_line_id": line.orb_id}))
+        tax = inv.tax
+        if tax:
+            postings.append((self._account("tax", cur), -tax, cur, {}))
+        if inv.adjustment_amount:
+            postings.append((self._account("adjustments", cur), -inv.adjustment_amount, cur, {}))
+        meta = {"invoice_number": inv.number, "customer_orb_id": inv.customer_orb_id}
+        if inv.due_date:
+            meta["due_date"] = str(inv.due_date)
+        return self._write(INVOICE, inv.orb_id, inv.invoice_date, inv.customer_name,
+                           f"Invoice {inv.number or inv.orb_id}", inv.orb_id, meta, postings)
+
+    def _memo(self, m: CreditMemoPayload) -> str:
+        cur = m.currency
+        postings: list[tuple[str, Decimal, str, dict]] = []
+        for line in m.lines:
+            meta = {"orb_line_id": line.orb_id}
+            if line.origin_line_id:
+                meta["credits_line_id"] = line.origin_line_id
+            postings.append((self._account("credit_notes", cur), line.amount, cur, meta))
+        if m.tax_amount:
+            postings.append((self._account("tax", cur), m.tax_amount, cur, {}))
+        postings.append((self._account("receivable", cur, m.customer_provider_id), -m.total, cur, {}))
+        meta = {"credit_note_number": m.number, "invoice_orb_id": m.invoice_orb_id, "invoice_number": m.invoice_number,
+                "credit_note_type": m.credit_note_type, "reason": m.reason}
+        return self._write(CREDIT_MEMO, m.orb_id, m.memo_date, m.customer_name,
+                           f"Credit note {m.number or m.orb_id} on invoice {m.invoice_number or m.invoice_orb_id}",
+                           m.invoice_orb_id, meta, postings)
+
+    def _payment(self, p: PaymentPayload) -> str:
+        cur = p.currency
+        postings = [(self._account("cash", cur), p.amount, cur, {}),
+                    (self._account("receivable", cur, p.customer_provider_id), -p.amount, cur, {})]
+        meta = {"invoice_orb_id": p.invoice_orb_id, "invoice_number": p.invoice_number, "payment_source": p.source,
+                "payment_provider": p.payment_provider, "payment_provider_id": p.payment_provider_id}
+        return self._write(PAYMENT, p.orb_id, p.payment_date, p.customer_name,
+                           f"Payment of invoice {p.invoice_number or p.invoice_orb_id}", p.invoice_orb_id, meta,
+                           postings)
+
+    def _reverse(self, object_type: str, r: Removal) -> None:
+        idx = self.index
+        txn = idx.txns.get(r.provider_id) if r.provider_id else None
+        if txn is None or r.provider_id in idx.reversed:
+            return                                   # nothing live to take out: already done
+        on = txn.date if r.why == "resync" else max(r.on_date, txn.date)
+        what = {"void": "Void", "delete": "Deletion", "resync": "Resync reversal"}.get(r.why, "Reversal")
+        postings = [(acc, -amt, cur, {}) for acc, amt, cur in txn.postings]
+        self._write(object_type, txn.orb_id, on, txn.payee, f"{what} of: {txn.narration}", None,
+                    {"reverses": txn.txn_id, "orb_action": r.why}, postings, link=txn.link, tag="orb-" + r.why,
+                    reversal_of=txn.txn_id)
+
+    # --- writing entries ---------------------------------------------------------------------------
+
+    def _account(self, kind: str, currency: str, customer: str | None = None) -> str:
+        if not CURRENCY_RE.match(currency or ""):
+            raise ProviderError(f"currency {currency!r} is not a valid Beancount commodity")
+        if kind == "receivable" and not customer:
+            raise ProviderError("no receivable account: the customer is not mapped")
+        return self.accounts[kind].format(currency=currency, customer=customer or "")
+
+    def _open_text(self, account: str, currency: str | None, meta: dict | None = None) -> str:
+        """The open directive for `account` if it is not open yet (dated open_date), else ''."""
+        if account in self.index.opens:
+            return ""
+        from beancount.core import account as bc_account
+        if not bc_account.is_valid(account):
+            raise ProviderError(f"{account!r} is not a valid Beancount account name")
+        self.index.opens[account] = (self.open_date, (currency,) if currency else ())
+        text = ""
+        if currency and currency not in self.index.operating:    # Fava reports in the operating currencies
+            self.index.operating.add(currency)
+            text += f'option "operating_currency" "{currency}"\n\n'
+        text += f"{self.open_date} open {account}" + (f" {currency}" if currency else "") + "\n"
+        for k, v in (meta or {}).items():
+            text += f"  {k}: {_q(v)}\n"
+        return text + "\n"
+
+    def _check_posting(self, account: str, currency: str, on: dt.date) -> None:
+        opened = self.index.opens.get(account)
+        if opened is not None:
+            if opened[0] > on:
+                raise ProviderError(f"account {account} opens on {opened[0]}, after the entry's date {on}")
+            if opened[1] and currency not in opened[1]:
+                raise ProviderError(f"account {account} only holds {', '.join(opened[1])}, not {currency}")
+        closed = self.index.closes.get(account)
+        if closed is not None and on >= closed:
+            raise ProviderError(f"account {account} is closed on {closed}; cannot book an entry dated {on}")
+
+    def _write(self, object_type: str, orb_id: str, on: dt.date, payee: str, narration: str, link_id: str | None,
+               meta: dict, postings: list[tuple[str, Decimal, str, dict]], *, link: str | None = None,
+               tag: str | None = None, reversal_of: str | None = None) -> str:
+        idx = self.index
+        if sum((p[1] for p in postings), Decimal(0)) != 0:
+            raise ProviderError(f"{object_type} {orb_id} does not balance: "
+                                f"{sum((p[1] for p in postings), Decimal(0))} {postings[0][2]}")
+        opens = ""
+        for account, _, currency, _ in postings:
+            if account not in idx.opens:
+                opens += self._open_text(account, currency, _customer_meta(account, idx))
+            self._check_posting(account, currency, on)
+        key = (object_type, orb_id)
+        if reversal_of:
+            txn_id = reversal_of
+            header_meta = {"orb_object": object_type, "orb_id": orb_id, **meta}
+        else:
+            n = idx.generation.get(key, 0) + 1
+            txn_id = f"{object_type}/{orb_id}/{n}"
+            header_meta = {"orb_object": object_type, "orb_id": orb_id, "orb_txn": txn_id, **meta}
+        link = link or (f"orb-{_link(link_id)}" if link_id else None)
+        tags = " #" + (tag or TAGS[object_type])
+        text = f'{on} * {_q(payee)} {_q(narration)}{tags}' + (f" ^{link}" if link else "") + "\n"
+        for k, v in header_meta.items():
+            if v is not None and v != "":
+                text += f"  {k}: {_q(v)}\n"
+        for account, amount, currency, pmeta in postings:
+            text += f"  {account:<48} {_amt(amount):>16} {currency}\n"
+            for k, v in pmeta.items():
+                if v is not None:
+                    text += f"    {k}: {_q(v)}\n"
+        self._append(opens + text + "\n")
+        if reversal_of:
+            idx.reversed.add(reversal_of)
+            if idx.live.get(key) == reversal_of:
+                del idx.live[key]
+        else:
+            idx.generation[key] = n
+            idx.txns[txn_id] = _Txn(txn_id, object_type, orb_id, on, [(a, m, c) for a, m, c, _ in postings],
+                                    payee, narration, link)
+            idx.live[key] = txn_id
+        return txn_id
+
+
+def _customer_meta(account: str, idx: _Index) -> dict:
+    leaf = account.rsplit(":", 1)[-1]
+    cid = idx.leaves.get(leaf)
+    return {"orb_customer_id": cid} if cid and account.startswith("Assets:Receivable") else {}
+
+
+def _generation(txn_id: str) -> int:
+    try:
+        return int(txn_id.rsplit("/", 1)[-1])
+    except ValueError:
+        return 0
+
+
+def _component(text: str | None) -> str:
+    """A Beancount account component from free text: ASCII letters, digits and dashes, capitalised."""
+    if not text:
+        return ""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    comp = re.sub(r"[^A-Za-z0-9]+", "-", ascii_text).strip("-")
+    if not comp:
+        return ""
+    comp = comp[0].upper() + comp[1:]
+    return comp[:60].rstrip("-")
+
+
+def _link(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_./-]+", "-", text)
+
+
+def _q(value: Any) -> str:
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    text = re.sub(r"[\r\n\t]+", " ", text)
+    return f'"{text}"'
+
+
+def _amt(amount: Decimal) -> str:
+    if amount == 0:
+        amount = Decimal(0)
+    q = amount.normalize()
+    if q.as_tuple().exponent > -2:
+        q = q.quantize(Decimal("0.01"))
+    return format(q, "f")
+
+
+def _as_date(value: Any) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))

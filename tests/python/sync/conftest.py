@@ -1,0 +1,145 @@
+"""Fixtures of the accounting-sync tests: the hand-written export built once per session (two snapshots), and
+helpers to write a settings file, run a sync pass, and read a ledger with beanquery.
+
+fixtures/sync_export/day1 is the export of 2026-04-01; day2 adds the deliveries of 2026-04-10 on top of it
+(inv_a2 paid, inv_a4 voided, cn_b2 voided, inv_a6 issued). The README there works every expected value out.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+
+from orb_finance import warehouse
+from orb_finance.sync import engine as sync_engine
+from orb_finance.sync import settings as sync_settings
+
+HERE = Path(__file__).parent
+SYNC_EXPORT = HERE / "fixtures" / "sync_export"
+PROJECT = HERE.parents[2]
+SELECT = ["path:seeds", "path:models/staging", "+path:models/marts/accounting_sync"]
+
+
+def build_warehouse(dbt_builder, export: Path, keep_as: Path) -> Path:
+    """A real dbt build of the sync marts (and everything they read) of `export`, kept at `keep_as`."""
+    for stale in (dbt_builder.db_path, dbt_builder.db_path.with_suffix(".duckdb.wal")):
+        stale.unlink(missing_ok=True)
+    result = warehouse.build(export, dbt_builder.db_path, select=SELECT, extra_args=["--indirect-selection", "cautious"],
+                             target_path=dbt_builder.target_path, show_progress=False)
+    assert result.success, result.reason()
+    shutil.copyfile(dbt_builder.db_path, keep_as)
+    return keep_as
+
+
+@dataclass
+class Warehouses:
+    day1: Path
+    day2: Path
+
+
+@pytest.fixture(scope="session")
+def sync_warehouses(dbt_builder, tmp_path_factory) -> Warehouses:
+    root = tmp_path_factory.mktemp("sync_warehouses")
+    day2_export = root / "export_day2"
+    shutil.copytree(SYNC_EXPORT / "day1", day2_export)
+    for resource in (SYNC_EXPORT / "day2").iterdir():
+        (day2_export / resource.name).mkdir(exist_ok=True)
+        for f in resource.iterdir():
+            shutil.copyfile(f, day2_export / resource.name / f.name)
+    return Warehouses(day1=build_warehouse(dbt_builder, SYNC_EXPORT / "day1", root / "day1.duckdb"),
+                      day2=build_warehouse(dbt_builder, day2_export, root / "day2.duckdb"))
+
+
+@dataclass
+class SyncSetup:
+    """One test's sync: its settings file, state store and ledger, in tmp_path."""
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "accounting_sync.yml"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state.sqlite"
+
+    @property
+    def ledger(self) -> Path:
+        return self.root / "ledger" / "orb.beancount"
+
+    def write(self, **settings) -> Path:
+        raw = {"provider": "beancount", "state_path": str(self.state),
+               "beancount": {"ledger_path": str(self.ledger)}}
+        for key, value in settings.items():
+            if isinstance(value, dict) and isinstance(raw.get(key), dict):
+                raw[key] = {**raw[key], **value}
+            else:
+                raw[key] = value
+        self.config.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+        return self.config
+
+    def settings(self):
+        return sync_settings.load(self.config)
+
+    def run(self, duckdb_path: Path):
+        if not self.config.exists():
+            self.write()
+        return sync_engine.SyncEngine(self.settings(), duckdb_path, show_progress=False).run()
+
+    def cli(self, *args: str, check: bool = False) -> subprocess.CompletedProcess:
+        if not self.config.exists():
+            self.write()
+        proc = subprocess.run([sys.executable, "-m", "orb_finance.cli", "sync", *args, "--config", str(self.config)],
+                              cwd=PROJECT, capture_output=True, text=True, timeout=300)
+        if check:
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc
+
+    def records(self, **filters):
+        from orb_finance.sync import state
+        with state.StateStore(self.state) as store:
+            return store.records(**filters)
+
+
+@pytest.fixture
+def sync_setup(tmp_path) -> SyncSetup:
+    return SyncSetup(tmp_path)
+
+
+def bean_check(ledger: Path) -> subprocess.CompletedProcess:
+    """The real bean-check command."""
+    return subprocess.run([str(Path(sys.executable).parent / "bean-check"), str(ledger)], capture_output=True,
+                          text=True, timeout=120)
+
+
+def bql(ledger: Path, query: str) -> list[tuple]:
+    """Rows of a beanquery query on the ledger (positions as (number, currency) per row)."""
+    import beanquery
+
+    con = beanquery.connect(f"beancount:{ledger}")
+    cur = con.execute(query)
+    return [tuple(_plain(v) for v in row) for row in cur.fetchall()]
+
+
+def balances(ledger: Path, account_prefix: str) -> dict[tuple[str, str], Decimal]:
+    """{(account, currency): balance} of the accounts under a prefix, from beanquery."""
+    rows = bql(ledger, f"SELECT account, sum(position) WHERE account ~ '^{account_prefix}' GROUP BY account")
+    out: dict[tuple[str, str], Decimal] = {}
+    for account, inventory in rows:
+        for number, currency in inventory:
+            out[(account, currency)] = out.get((account, currency), Decimal(0)) + number
+    return out
+
+
+def _plain(value):
+    """An inventory as a sorted list of (number, currency); anything else as is."""
+    if hasattr(value, "get_positions"):
+        return sorted((p.units.number, p.units.currency) for p in value.get_positions())
+    return value

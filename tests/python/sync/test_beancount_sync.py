@@ -1,0 +1,143 @@
+"""Syncing the hand-written export into a Beancount ledger: what gets booked, voids, idempotence, bean-check, Fava.
+
+Expected balances are worked out by hand in fixtures/sync_export/README.md.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from orb_finance.sync import state
+
+from .conftest import balances, bean_check, bql
+
+D = Decimal
+
+
+def receivables(ledger: Path) -> dict[tuple[str, str], Decimal]:
+    return balances(ledger, "Assets:Receivable")
+
+
+def test_day1_books_every_object_once_with_the_hand_worked_balances(sync_setup, sync_warehouses):
+    result = sync_setup.run(sync_warehouses.day1)
+    assert result.ok, result.failures
+    assert result.by_status() == {"customer": {"synced": 3}, "invoice": {"synced": 9},
+                                  "credit_memo": {"synced": 3}, "payment": {"synced": 3}}
+    check = bean_check(sync_setup.ledger)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert receivables(sync_setup.ledger) == {
+        ("Assets:Receivable:USD:Acme-Corp", "USD"): D("200.50"),
+        ("Assets:Receivable:EUR:Bolt-GmbH", "EUR"): D("-59.50"),
+        ("Assets:Receivable:USD:Cobalt-Labs-Inc", "USD"): D("35.00"),
+    }
+    assert balances(sync_setup.ledger, "Income:Revenue") == {
+        ("Income:Revenue:USD", "USD"): D("-397.50"), ("Income:Revenue:EUR", "EUR"): D("-300")}
+    assert balances(sync_setup.ledger, "Income:CreditNotes") == {
+        ("Income:CreditNotes:USD", "USD"): D("70"), ("Income:CreditNotes:EUR", "EUR"): D("50")}
+    assert balances(sync_setup.ledger, "Liabilities:Tax") == {
+        ("Liabilities:Tax:USD", "USD"): D("-28"), ("Liabilities:Tax:EUR", "EUR"): D("-47.50")}
+    assert balances(sync_setup.ledger, "Liabilities:CustomerBalance") == {
+        ("Liabilities:CustomerBalance:USD", "USD"): D("10")}
+    assert balances(sync_setup.ledger, "Assets:Cash") == {
+        ("Assets:Cash:USD", "USD"): D("110"), ("Assets:Cash:EUR", "EUR"): D("357")}
+
+
+def test_every_transaction_carries_its_orb_id_and_links_to_its_invoice(sync_setup, sync_warehouses):
+    sync_setup.run(sync_warehouses.day1)
+    rows = bql(sync_setup.ledger, "SELECT DISTINCT entry_meta('orb_id'), entry_meta('orb_object'), links "
+                                  "WHERE entry_meta('orb_id') = 'pa_a1'")
+    assert rows == [("pa_a1", "payment", {"orb-inv_a1"})]
+    ids = {r[0] for r in bql(sync_setup.ledger, "SELECT DISTINCT entry_meta('orb_id')")}
+    assert ids == {"inv_a1", "inv_a2", "inv_a3", "inv_a4", "inv_a5", "inv_b1", "inv_b2", "inv_c1", "inv_c2",
+                   "cn_a2", "cn_a4", "cn_b2", "pa_a1", "pa_b2", "paid:inv_b1"}
+
+
+def test_a_second_run_sends_nothing_and_writes_no_record(sync_setup, sync_warehouses):
+    sync_setup.run(sync_warehouses.day1)
+    ledger_before = sync_setup.ledger.read_text()
+    records_before = len(sync_setup.records())
+    again = sync_setup.run(sync_warehouses.day1)
+    assert again.ok and again.sent == 0
+    assert again.by_status() == {"invoice": {"up to date": 9}, "credit_memo": {"up to date": 3},
+                                 "payment": {"up to date": 3}}
+    assert sync_setup.ledger.read_text() == ledger_before
+    assert len(sync_setup.records()) == records_before
+
+
+def test_day2_voids_delete_memos_and_void_the_invoice(sync_setup, sync_warehouses):
+    sync_setup.run(sync_warehouses.day1)
+    result = sync_setup.run(sync_warehouses.day2)
+    assert result.ok, result.failures
+    assert result.by_status() == {"invoice": {"synced": 2, "up to date": 8},       # inv_a6 created, inv_a4 voided
+                                  "credit_memo": {"synced": 2, "up to date": 1},   # cn_a4, cn_b2 deleted
+                                  "payment": {"synced": 1, "up to date": 3}}       # pa_a2
+    actions = {(r.object_type, r.orb_id): r.action for r in sync_setup.records() if r.run_id == result.run_id}
+    assert actions == {("invoice", "inv_a6"): "create", ("invoice", "inv_a4"): "void",
+                       ("credit_memo", "cn_a4"): "delete", ("credit_memo", "cn_b2"): "delete",
+                       ("payment", "pa_a2"): "create"}
+    # the memo of the voided invoice is deleted before the invoice is voided
+    order = [r.orb_id for r in sorted(sync_setup.records(), key=lambda r: r.record_id) if r.run_id == result.run_id]
+    assert order.index("cn_a4") < order.index("inv_a4")
+    assert bean_check(sync_setup.ledger).returncode == 0
+    assert receivables(sync_setup.ledger) == {
+        ("Assets:Receivable:USD:Acme-Corp", "USD"): D("45.50"),
+        ("Assets:Receivable:USD:Cobalt-Labs-Inc", "USD"): D("35.00"),
+    }   # Bolt's EUR receivable is back to 0 (an empty inventory: no row)
+    # the void is a reversing entry dated the void, tagged and linked to the invoice
+    assert bql(sync_setup.ledger, "SELECT date, tags, links, entry_meta('reverses') WHERE entry_meta('orb_id') = "
+                                  "'inv_a4' AND 'orb-void' IN tags AND account ~ 'Receivable'") == [
+        (__import__("datetime").date(2026, 4, 2), {"orb-void"}, {"orb-inv_a4"}, "invoice/inv_a4/1")]
+
+
+def test_voided_before_it_was_ever_synced_is_not_sent_at_all(sync_setup, sync_warehouses):
+    result = sync_setup.run(sync_warehouses.day2)          # straight to day 2: inv_a4 was never in the ledger
+    assert result.ok
+    sent = {r.orb_id for r in sync_setup.records()}
+    assert "inv_a4" not in sent and "cn_a4" not in sent and "cn_b2" not in sent
+    assert receivables(sync_setup.ledger)[("Assets:Receivable:USD:Acme-Corp", "USD")] == D("45.50")
+
+
+def test_the_ledger_opens_in_fava(sync_setup, sync_warehouses):
+    sync_setup.run(sync_warehouses.day2)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    fava = subprocess.Popen([str(Path(sys.executable).parent / "fava"), "--host", "127.0.0.1", "--port", str(port),
+                             str(sync_setup.ledger)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/", timeout=5) as resp:
+                    page, final_url = resp.read().decode(), resp.url
+                break
+            except OSError:
+                if time.monotonic() > deadline or fava.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        assert "income_statement" in final_url and "<html" in page.lower()
+        slug = final_url.split("/")[3]
+        with urllib.request.urlopen(f"{base}/{slug}/api/errors", timeout=10) as resp:
+            assert '"data":[]' in resp.read().decode().replace(" ", "")
+    finally:
+        fava.kill()
+        fava.wait(timeout=10)
+
+
+def test_records_are_one_row_per_attempt_with_what_the_csv_needs(sync_setup, sync_warehouses):
+    sync_setup.run(sync_warehouses.day1)
+    rec, = sync_setup.records(orb_id="inv_a2")
+    assert (rec.object_type, rec.action, rec.status, rec.provider, rec.provider_id) == (
+        "invoice", "create", "synced", "beancount", "invoice/inv_a2/1")
+    assert (rec.invoice_number, rec.amount, rec.currency) == ("INV-0002", "55.00", "USD")
+    assert rec.error is None and len(rec.payload_hash) == 64
+    assert {r.status for r in sync_setup.records()} == {state.SYNCED}
