@@ -69,3 +69,33 @@ def headline_table(headlines: list[CurrencyHeadline]) -> Table:
         table.add_row(h.currency, str(h.last_month), *(f"{v:,.2f}" for v in (
             h.net_billings, h.recognized_revenue, h.ar_outstanding, h.ar_past_due, h.deferred_balance)))
     return table
+
+
+def currency_headlines(db_path: Path) -> list[CurrencyHeadline]:
+    """The per-currency headlines alone (the nightly HTML summary's first table), read exactly."""
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        rows = con.execute(
+            """
+            with last_month as (
+                select currency, max(month) as month from marts.billings_monthly group by currency
+            )
+            select
+                last_month.currency,
+                last_month.month,
+                coalesce(b.net_billings, 0),
+                coalesce(r.total_revenue, 0),
+                coalesce((select sum(amount_outstanding) from marts.ar_aging a where a.currency = last_month.currency), 0),
+                coalesce((select sum(amount_outstanding) from marts.ar_aging a
+                          where a.currency = last_month.currency and a.aging_bucket <> 'current'), 0),
+                coalesce(d.closing_balance, 0)
+            from last_month
+            left join marts.billings_monthly b on b.currency = last_month.currency and b.month = last_month.month
+            left join marts.revenue_monthly r on r.currency = last_month.currency and r.month = last_month.month
+            left join marts.deferred_revenue_rollforward d on d.currency = last_month.currency and d.month = last_month.month
+            order by last_month.currency
+            """
+        ).fetchall()
+    finally:
+        con.close()
+    return [CurrencyHeadline(*row) for row in rows]

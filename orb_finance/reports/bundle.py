@@ -1,0 +1,52 @@
+"""The dated report folder of a nightly run: `<reports dir>/<as-of>/` with the workbook, CSVs and HTML summary.
+
+Owns the folder's layout and file names; each file is replaced whole (written beside, then renamed), and
+every file depends only on the warehouse, the sync records and the as-of date, never on the clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .csv_export import write_atomic, write_csvs
+from .headlines import currency_headlines
+from .html import SyncSnapshot, render_summary
+from .marts import read_marts
+from .workbook import write_workbook
+
+SUMMARY_NAME = "summary.html"
+CSV_DIR = "csv"
+
+
+def workbook_name(as_of: dt.date) -> str:
+    return f"orb-finance-{as_of.isoformat()}.xlsx"
+
+
+@dataclass
+class ReportFiles:
+    folder: Path
+    workbook: Path
+    summary: Path
+    csvs: list[Path]
+    rows: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def paths(self) -> list[Path]:
+        return [self.workbook, self.summary, *self.csvs]
+
+
+def write_reports(db_path: Path, reports_dir: Path, as_of: dt.date, sync: SyncSnapshot | None) -> ReportFiles:
+    folder = reports_dir / as_of.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    marts, minor_units = read_marts(db_path)
+    headlines = currency_headlines(db_path)
+    workbook = folder / workbook_name(as_of)
+    notes = write_workbook(marts, minor_units, as_of, workbook)
+    csvs = write_csvs(marts, folder / CSV_DIR)
+    summary = folder / SUMMARY_NAME
+    listed = [workbook.name, *(f"{CSV_DIR}/{p.name}" for p in csvs)]
+    page = render_summary(as_of, {m.name: m for m in marts}, minor_units, headlines, sync, listed)
+    write_atomic(summary, page.encode("utf-8"))
+    return ReportFiles(folder, workbook, summary, csvs, {m.name: len(m.rows) for m in marts}, notes)

@@ -1,0 +1,115 @@
+"""The finance marts as the nightly reports read them: every row, exact decimals, a stable order.
+
+Owns which marts are reported (those of `models/marts/finance/_finance__models.yml`, in its order), the
+row order of each (so two runs on the same warehouse write the same files) and the currencies' minor units
+(the `currencies` seed) that decide how money is shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import yaml
+
+from .. import paths
+
+FINANCE_MODELS_YML = paths.PROJECT_ROOT / "models" / "marts" / "finance" / "_finance__models.yml"
+DEFAULT_MINOR_UNIT = 2
+
+# Row order per mart; the rest are ordered by every column, left to right (grain columns come first).
+ORDER_BY = {
+    "ar_aging": "currency, days_past_due desc nulls last, invoice_id",
+    "ar_aging_summary": "currency, bucket_order",
+    "invoice_status_summary": "currency, status",
+    "payment_reconciliation": "currency, match_status, invoice_id",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str                      # DuckDB type, e.g. DECIMAL(38,6), DATE, BIGINT, VARCHAR
+
+    @property
+    def is_money(self) -> bool:
+        """Every DECIMAL column of a finance mart is an amount of money in the row's currency."""
+        return self.type.upper().startswith("DECIMAL")
+
+    @property
+    def is_date(self) -> bool:
+        return self.type.upper() == "DATE"
+
+
+@dataclass
+class Mart:
+    name: str
+    columns: list[Column]
+    rows: list[tuple[Any, ...]]
+
+    def index(self, column: str) -> int:
+        return [c.name for c in self.columns].index(column)
+
+    def currency_index(self) -> int | None:
+        names = [c.name for c in self.columns]
+        return names.index("currency") if "currency" in names else None
+
+
+def finance_mart_names(models_yml: Path = FINANCE_MODELS_YML) -> list[str]:
+    doc = yaml.safe_load(models_yml.read_text(encoding="utf-8"))
+    return [m["name"] for m in doc.get("models", [])]
+
+
+def read_marts(db_path: Path, names: list[str] | None = None) -> tuple[list[Mart], dict[str, int]]:
+    """Every finance mart (all rows, in a stable order) and the minor units of the currencies."""
+    names = names or finance_mart_names()
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        marts = []
+        for name in names:
+            cols = con.execute(
+                "select column_name, data_type from duckdb_columns() where schema_name = 'marts' and table_name = ? "
+                "order by column_index", [name]).fetchall()
+            if not cols:
+                raise LookupError(f"the warehouse {db_path} has no table marts.{name}")
+            order = ORDER_BY.get(name, "all")
+            rows = con.execute(f"select * from marts.{name} order by {order}").fetchall()
+            marts.append(Mart(name, [Column(c, t) for c, t in cols], rows))
+        minor_units = dict(con.execute("select currency_code, minor_unit from seeds.currencies").fetchall())
+    finally:
+        con.close()
+    return marts, {k: int(v) for k, v in minor_units.items()}
+
+
+def minor_unit(currency: str | None, minor_units: dict[str, int]) -> int:
+    return minor_units.get(currency or "", DEFAULT_MINOR_UNIT)
+
+
+def format_money(value: Decimal | None, currency: str | None, minor_units: dict[str, int], *,
+                 with_code: bool = False) -> str:
+    """1234.5 USD -> '1,234.50'; JPY -> '1,235'; KWD -> '1,234.500' (half away from zero, for display only)."""
+    if value is None:
+        return ""
+    places = minor_unit(currency, minor_units)
+    q = Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    text = f"{q:,.{places}f}"
+    if text.startswith("-") and q == 0:
+        text = text[1:]
+    return f"{text} {currency}" if with_code and currency else text
+
+
+def cell_text(value: Any) -> str:
+    """A value as CSV text: decimals exactly as stored, dates ISO, null empty."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
