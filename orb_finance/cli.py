@@ -57,6 +57,43 @@ def _cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- orbfin nightly (SPEC §6; logic in orb_finance/nightly.py) -----------------------------------------
+
+def _cmd_nightly(args: argparse.Namespace) -> int:
+    from . import nightly
+
+    result = nightly.run(args.export_dir, as_of=args.as_of, config=args.config, duckdb_path=args.duckdb_path,
+                         reports_dir=args.reports_dir, max_age_hours=args.max_age_hours, skip_build=args.skip_build,
+                         console=err_console)
+    console.print(result.table())
+    if result.run_json:
+        console.print(f"run.json: {result.run_json}", markup=False, highlight=False, soft_wrap=True)
+    out = console if result.exit_code == 0 else err_console
+    out.print(result.closing_line(), markup=False, highlight=False, soft_wrap=True)
+    return result.exit_code
+
+
+def _add_nightly_parser(sub) -> None:
+    from .nightly import DEFAULT_REPORTS_DIR, EXIT_CODES_HELP
+    from .validate import DEFAULT_MAX_AGE_HOURS
+
+    p = sub.add_parser("nightly", help="validate the export, build and swap the warehouse, sync, write the reports",
+                       description="The nightly job (SPEC §6): validate the export directory; dbt build into a new\n"
+                       "DuckDB file, swapped into place only when every model and test passed; run the accounting\n"
+                       "sync; write reports/<as-of>/ (workbook, CSV files, HTML summary) and run.json.",
+                       epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--export-dir", default=None, help="the Orb export (default: $ORB_EXPORT_PATH)")
+    p.add_argument("--as-of", default=None, help="YYYY-MM-DD: AR aging date and report folder name (default: today, UTC)")
+    p.add_argument("--config", default=None, help="accounting sync settings (default: accounting_sync.yml in the project root)")
+    p.add_argument("--duckdb-path", default=None, help=f"the live warehouse (default: $ORB_DUCKDB_PATH or {paths.DEFAULT_DUCKDB_PATH})")
+    p.add_argument("--reports-dir", default=None, help=f"where the dated report folders go (default: {DEFAULT_REPORTS_DIR}/)")
+    p.add_argument("--max-age-hours", type=float, default=DEFAULT_MAX_AGE_HOURS,
+                   help=f"fail when the newest delivery file is older than this (default {DEFAULT_MAX_AGE_HOURS:g}; 0: no check)")
+    p.add_argument("--skip-build", action="store_true",
+                   help="keep the warehouse in place (sync and reports only, e.g. after fixing a sync setting)")
+    p.set_defaults(func=_cmd_nightly)
+
+
 # --- orbfin sync ... (SPEC §5; logic in orb_finance/sync) ---------------------------------------------
 
 def _cmd_sync_run(args: argparse.Namespace) -> int:
@@ -213,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export-dir", default=None)
     p.add_argument("--duckdb-path", default=None)
     p.set_defaults(func=_cmd_docs)
+
+    _add_nightly_parser(sub)
 
     return parser
 

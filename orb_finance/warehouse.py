@@ -231,3 +231,175 @@ class _progress:
         if self.progress is not None:
             self.progress.__exit__(*exc)
         return False
+
+
+# --- the nightly's atomic swap ----------------------------------------------------------------------------
+
+@dataclass
+class SwapResult:
+    """A build into a side file and, when it passed, its swap onto the live warehouse."""
+    dbt: DbtResult | None
+    live_path: Path
+    build_path: Path
+    swapped: bool
+    previous_path: Path | None = None
+    problem: str = ""
+
+    @property
+    def success(self) -> bool:
+        return self.swapped
+
+    def reason(self) -> str:
+        """One line saying why the live warehouse was not replaced (empty when it was)."""
+        if self.swapped:
+            return ""
+        if self.dbt is not None and not self.dbt.success:
+            return self.dbt.reason()
+        return self.problem
+
+
+def building_path(live_path: Path) -> Path:
+    """Where the next warehouse is built: beside the live one (same filesystem, so the rename is atomic).
+
+    The name is fixed per warehouse, not per run: it is dbt-duckdb's database name and so part of dbt's
+    profile, and a new name every night would throw away dbt's partial parse. Runs are serialised by
+    `build_and_swap`'s lock, and a leftover of a killed run is deleted before the next build.
+    """
+    return live_path.with_name(f".building-{live_path.name}")
+
+
+def previous_path(live_path: Path) -> Path:
+    return live_path.with_name(f"{live_path.stem}.previous{live_path.suffix}")
+
+
+def build_and_swap(
+    export_dir: str | os.PathLike[str] | None,
+    duckdb_path: str | os.PathLike[str] | None = None,
+    *,
+    as_of: str | None = None,
+    target_path: str | os.PathLike[str] | None = None,
+    console: Console | None = None,
+    show_progress: bool = True,
+    keep_previous: bool = True,
+) -> SwapResult:
+    """`dbt build` into a new DuckDB file beside the live one; replace the live file only if dbt passed.
+
+    dbt exits 0 only when every model, seed and test passed; then the new file is checkpointed (no WAL
+    left), opened once read-only as a check, and renamed over the live path with `os.replace`. A reader
+    holding the old file open keeps reading the old inode; a new reader sees the whole new warehouse. On
+    any failure the new file is deleted and the live warehouse is not touched. With `keep_previous` the old
+    warehouse stays reachable as `<name>.previous.duckdb` (a hard link, no copy).
+    """
+    import fcntl
+
+    live = paths.duckdb_path(duckdb_path)
+    live.parent.mkdir(parents=True, exist_ok=True)
+    build_path = building_path(live)
+    lock_path = live.with_name(f".building-{live.name}.lock")
+    with open(lock_path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return SwapResult(None, live, build_path, False, problem=(
+                f"another build of {live} is running (it holds {lock_path}); not starting a second one"))
+        _remove_duckdb_files(build_path)          # a leftover of a killed run
+        try:
+            result = build(export_dir, build_path, as_of=as_of, target_path=target_path, console=console,
+                           show_progress=show_progress)
+            if not result.success:
+                return SwapResult(result, live, build_path, False)
+            problem = _finish_build_file(build_path)
+            if not problem:
+                problem = _settle_live_wal(live)
+            if problem:
+                return SwapResult(result, live, build_path, False, problem=problem)
+            kept = _keep_previous(live) if keep_previous else None
+            os.replace(build_path, live)
+            _fsync_dir(live.parent)
+            return SwapResult(result, live, build_path, True, previous_path=kept)
+        finally:
+            _remove_duckdb_files(build_path)      # nothing left behind, whether it was swapped or not
+
+
+def _finish_build_file(path: Path) -> str:
+    """Checkpoint the freshly built file (its WAL merged and gone) and check it opens with marts in it."""
+    import duckdb
+
+    wal = Path(f"{path}.wal")
+    try:
+        if wal.exists():
+            con = duckdb.connect(str(path))
+            try:
+                con.execute("checkpoint")
+            finally:
+                con.close()
+        if wal.exists():
+            return f"the new warehouse {path} still has a write-ahead log after a checkpoint; not swapping it in"
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            marts = con.execute("select count(*) from duckdb_tables() where schema_name = 'marts'").fetchall()[0][0]
+        finally:
+            con.close()
+    except duckdb.Error as exc:
+        return f"the new warehouse {path} cannot be opened after the build: {exc}"
+    if not marts:
+        return f"the new warehouse {path} has no tables in schema marts; not swapping it in"
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
+    return ""
+
+
+def _settle_live_wal(live: Path) -> str:
+    """A WAL beside the live file belongs to that file: merge it before the file is replaced, or the WAL
+    would be replayed onto the new warehouse. Fails (leaving everything as it is) while a writer holds it."""
+    import duckdb
+
+    wal = Path(f"{live}.wal")
+    if not wal.exists():
+        return ""
+    try:
+        con = duckdb.connect(str(live))
+        try:
+            con.execute("checkpoint")
+        finally:
+            con.close()
+    except duckdb.Error as exc:
+        return (f"the live warehouse {live} has a write-ahead log and cannot be checkpointed ({exc}); "
+                "is a process writing to it? Not swapping")
+    if wal.exists():
+        return f"the live warehouse {live} still has a write-ahead log after a checkpoint; not swapping"
+    return ""
+
+
+def _keep_previous(live: Path) -> Path | None:
+    """Hard-link the live file as <name>.previous.duckdb (replacing the older one); None when there is none."""
+    if not live.exists():
+        return None
+    previous = previous_path(live)
+    staging = previous.with_name(f".{previous.name}.new")
+    staging.unlink(missing_ok=True)
+    try:
+        os.link(live, staging)
+    except OSError:                               # a filesystem without hard links: no previous copy kept
+        return None
+    Path(f"{previous}.wal").unlink(missing_ok=True)
+    os.replace(staging, previous)
+    return previous
+
+
+def _remove_duckdb_files(path: Path) -> None:
+    import shutil
+
+    for p in (path, Path(f"{path}.wal")):
+        p.unlink(missing_ok=True)
+    tmp = Path(f"{path}.tmp")                     # DuckDB's spill directory
+    if tmp.is_dir():
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
