@@ -214,6 +214,9 @@ def _run_steps(result: NightlyResult, export_dir, config, live: Path, reports_ro
             step.details = {"export_dir": str(export), "problems": exc.problems}
             end(step, t, FAILED, error=exc.one_line())
             failures.append((EXIT_BAD_EXPORT, step.error))
+        except Exception as exc:      # e.g. a directory that cannot be listed
+            end(step, t, FAILED, error=f"cannot check {export}: {_one_line(exc)}")
+            failures.append((EXIT_BAD_EXPORT, step.error))
         else:
             step.details = check.details()
             end(step, t, OK, check.summary() + (f" ({len(check.warnings)} warning(s))" if check.warnings else ""))
@@ -232,8 +235,12 @@ def _run_steps(result: NightlyResult, export_dir, config, live: Path, reports_ro
             end(step, t, FAILED, error=f"--skip-build, but there is no warehouse at {live}")
             failures.append((EXIT_BUILD_FAILED, step.error))
     else:
-        swap = warehouse.build_and_swap(export, live, as_of=result.as_of.isoformat(), target_path=target,
-                                        console=console, show_progress=show_progress)
+        try:
+            swap = warehouse.build_and_swap(export, live, as_of=result.as_of.isoformat(), target_path=target,
+                                            console=console, show_progress=show_progress)
+        except Exception as exc:      # dbt could not even start (a disk error, a missing interpreter...)
+            swap = warehouse.SwapResult(None, live, warehouse.building_path(live), False,
+                                        problem=f"the build could not run: {_one_line(exc)}")
         step.details = _build_details(swap)
         counts = ", ".join(f"{n} {s}" for s, n in sorted(swap.dbt.counts().items())) if swap.dbt else ""
         if swap.swapped:
@@ -251,12 +258,12 @@ def _run_steps(result: NightlyResult, export_dir, config, live: Path, reports_ro
     t = begin(step, 3)
     try:
         sync_result = _run_sync(config, live, console, show_progress)
+        outstanding = _outstanding_failures(config)
     except Exception as exc:          # a bad config, an unreachable provider, a bug: all are "the sync failed"
         step.details = {"config": str(config) if config else None}
         end(step, t, FAILED, error=f"the sync could not run: {_one_line(exc)}")
         failures.append((EXIT_SYNC_FAILED, step.error))
     else:
-        outstanding = _outstanding_failures(config)
         step.details = _sync_details(sync_result, config)
         step.details["failed_objects"] = len(outstanding)
         summary = _sync_summary(sync_result, outstanding)

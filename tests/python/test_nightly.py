@@ -21,6 +21,7 @@ import sys
 import time
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
 import openpyxl
@@ -84,6 +85,7 @@ def second_night(site, first_night):
     con.close()
     assert not Path(f"{site.live}.wal").exists()
     ledger_before = _sha256(site.ledger)
+    inode_before = site.live.stat().st_ino
     stop = site.root / "stop-readers"
     readers = {}
     for mode in ("hold", "reconnect"):
@@ -102,7 +104,8 @@ def second_night(site, first_night):
         for proc, _ in readers.values():
             proc.wait(timeout=30)
     logs = {mode: _read_log(log) for mode, (_, log) in readers.items()}
-    return result, output, logs, returned_at, ledger_before
+    return SimpleNamespace(result=result, output=output, logs=logs, returned_at=returned_at,
+                           ledger_before=ledger_before, inode_before=inode_before)
 
 
 READER = r"""
@@ -256,7 +259,7 @@ def test_workbook_and_html_of_a_real_night(site, first_night):
 
 @pytest.mark.slow
 def test_second_night_writes_the_same_reports_and_syncs_nothing(site, first_night, second_night):
-    result, _, _, _, ledger_before = second_night
+    result, ledger_before = second_night.result, second_night.ledger_before
     assert result.exit_code == 0, result.reason
     one, two = site.root / "reports-1" / AS_OF, site.root / "reports-2" / AS_OF
     names = sorted(p.relative_to(one).as_posix() for p in one.rglob("*") if p.is_file() and p.name != "run.json")
@@ -271,7 +274,7 @@ def test_second_night_writes_the_same_reports_and_syncs_nothing(site, first_nigh
 
 @pytest.mark.slow
 def test_a_reader_holding_the_warehouse_open_keeps_yesterdays_whole_file(site, first_night, second_night):
-    result, _, logs, returned_at, _ = second_night
+    result, logs, returned_at = second_night.result, second_night.logs, second_night.returned_at
     build = result.step("build")
     build_start = _utc(build.started_at)
     build_end = build_start + build.duration_seconds
@@ -280,14 +283,16 @@ def test_a_reader_holding_the_warehouse_open_keeps_yesterdays_whole_file(site, f
     assert any(build_start < r["started"] and r["t"] < build_end for r in held)   # read during the build
     assert any(r["started"] > returned_at for r in held)                          # and after the swap
     assert {(r["marker"], r["marts"], r["rows"], r["net"]) for r in held} == {(1, *_marts_and_billings(site))}
-    # the holder never saw the new file; a new connection now sees it, and yesterday's is kept as previous
+    # the holder never saw the new file; a new connection now sees it (a new inode, renamed in: the old file
+    # was not rewritten), and yesterday's is kept as previous
+    assert site.live.stat().st_ino != second_night.inode_before
     assert _marker(site.live) == 0
     assert _marker(warehouse.previous_path(site.live)) == 1
 
 
 @pytest.mark.slow
 def test_new_connections_during_the_run_see_a_whole_warehouse_old_or_new(site, first_night, second_night):
-    result, _, logs, returned_at, _ = second_night
+    result, logs, returned_at = second_night.result, second_night.logs, second_night.returned_at
     build = result.step("build")
     build_start = _utc(build.started_at)
     fresh = logs["reconnect"]
@@ -408,6 +413,18 @@ def test_sync_failures_exit_4_and_the_summary_lists_them(site, first_night, tmp_
 
 
 @pytest.mark.slow
+def test_a_sync_that_cannot_start_exits_4_and_the_reports_are_still_written(site, first_night, tmp_path):
+    config = tmp_path / "sync.yml"
+    config.write_text("provider: nosuch\n")
+    result, _ = site.run(tmp_path / "reports", config=config, skip_build=True)
+    assert result.exit_code == 4
+    assert result.reason.startswith("sync had failures: the sync could not run: ")
+    assert "provider 'nosuch' is not one of" in result.reason
+    assert _statuses(_run_json(result)) == {"validate": "ok", "build": "skipped", "sync": "failed", "reports": "ok"}
+    assert "The sync did not run." in (tmp_path / "reports" / AS_OF / "summary.html").read_text()
+
+
+@pytest.mark.slow
 def test_reports_failure_exits_5_after_a_good_sync(site, first_night, tmp_path):
     (tmp_path / "reports" / AS_OF / "summary.html").mkdir(parents=True)   # a directory where the file goes
     result, _ = site.run(tmp_path / "reports", skip_build=True)
@@ -431,6 +448,37 @@ def test_as_of_is_a_date_and_defaults_to_today_in_utc():
     assert nightly.parse_as_of(None) == dt.datetime.now(dt.timezone.utc).date()
     with pytest.raises(OrbFinanceError, match="--as-of must be a date YYYY-MM-DD"):
         nightly.parse_as_of("31/10/2026")
+
+
+# --- the swap's handling of write-ahead logs ------------------------------------------------------------------
+
+LEAVE_WAL = ("import duckdb, os, sys, time; con = duckdb.connect(sys.argv[1]); "
+             "con.execute(\"set checkpoint_threshold = '1TB'\"); con.execute('create table t as select 42 as v'); "
+             "print('ready', flush=True); time.sleep(float(sys.argv[2])); os._exit(0)")
+
+
+def test_a_pending_wal_of_the_live_file_is_merged_before_the_swap(tmp_path):
+    live = tmp_path / "orb_finance.duckdb"
+    subprocess.run([sys.executable, "-c", LEAVE_WAL, str(live), "0"], check=True, capture_output=True)
+    assert Path(f"{live}.wal").exists()          # a writer died without a checkpoint
+    assert warehouse._settle_live_wal(live) == ""
+    assert not Path(f"{live}.wal").exists()
+    con = duckdb.connect(str(live), read_only=True)
+    assert con.execute("select v from t").fetchall() == [(42,)]
+    con.close()
+
+
+def test_the_swap_is_refused_while_a_writer_holds_the_live_file(tmp_path):
+    live = tmp_path / "orb_finance.duckdb"
+    writer = subprocess.Popen([sys.executable, "-c", LEAVE_WAL, str(live), "30"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "ready"
+        problem = warehouse._settle_live_wal(live)
+        assert problem.startswith(f"the live warehouse {live} has a write-ahead log and cannot be checkpointed")
+        assert Path(f"{live}.wal").exists()
+    finally:
+        writer.kill()
+        writer.wait()
 
 
 # --- export validation on small hand-made exports -----------------------------------------------------------
