@@ -12,7 +12,7 @@ from rich.console import Console
 
 from . import paths, warehouse
 from .errors import OrbFinanceError
-from .reports.headlines import headline_table, read_headlines
+from .reports.headlines import currency_headlines, headline_table, table_row_counts
 
 SAMPLE_END = date(2026, 11, 1)
 
@@ -33,8 +33,8 @@ def run(*, customers: int, months: int, seed: int, console: Console, err_console
         raise OrbFinanceError(f"dbt build failed ({counts}): {result.reason()}")
     console.print(f"dbt build: {counts} in {result.elapsed:.1f}s")
 
-    headlines, tables = read_headlines(db_path)
-    console.print(headline_table(headlines))
+    console.print(headline_table(currency_headlines(db_path)))
+    tables = table_row_counts(db_path)
     console.print(f"Warehouse: {db_path} ({len(tables)} tables in schemas staging and marts; AR as of {as_of})")
     console.print(f"Export:    {export_dir}")
     console.print(f'Try:       .venv/bin/python -c "import duckdb; '

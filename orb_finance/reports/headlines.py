@@ -12,6 +12,8 @@ from pathlib import Path
 import duckdb
 from rich.table import Table
 
+from .marts import format_money
+
 
 @dataclass(frozen=True)
 class CurrencyHeadline:
@@ -22,42 +24,19 @@ class CurrencyHeadline:
     ar_outstanding: Decimal
     ar_past_due: Decimal
     deferred_balance: Decimal
+    minor_unit: int = 2
 
 
-def read_headlines(db_path: Path) -> tuple[list[CurrencyHeadline], dict[str, int]]:
-    """Per currency: the latest month's net billings and revenue, AR outstanding and the closing deferred balance."""
+def table_row_counts(db_path: Path) -> dict[str, int]:
+    """Rows of every table in the staging and marts schemas, as `schema.table` (DuckDB's estimate)."""
     con = duckdb.connect(str(db_path), read_only=True)
     try:
-        rows = con.execute(
-            """
-            with last_month as (
-                select currency, max(month) as month from marts.billings_monthly group by currency
-            )
-            select
-                last_month.currency,
-                last_month.month,
-                coalesce(b.net_billings, 0),
-                coalesce(r.total_revenue, 0),
-                coalesce((select sum(amount_outstanding) from marts.ar_aging a where a.currency = last_month.currency), 0),
-                coalesce((select sum(amount_outstanding) from marts.ar_aging a
-                          where a.currency = last_month.currency and a.aging_bucket <> 'current'), 0),
-                coalesce(d.closing_balance, 0)
-            from last_month
-            left join marts.billings_monthly b on b.currency = last_month.currency and b.month = last_month.month
-            left join marts.revenue_monthly r on r.currency = last_month.currency and r.month = last_month.month
-            left join marts.deferred_revenue_rollforward d on d.currency = last_month.currency and d.month = last_month.month
-            order by last_month.currency
-            """
-        ).fetchall()
-        counts = dict(
-            con.execute(
-                "select table_schema || '.' || table_name, estimated_size from duckdb_tables() "
-                "where table_schema in ('staging', 'marts') order by 1"
-            ).fetchall()
-        )
+        return dict(con.execute(
+            "select schema_name || '.' || table_name, estimated_size from duckdb_tables() "
+            "where schema_name in ('staging', 'marts') order by 1"
+        ).fetchall())
     finally:
         con.close()
-    return [CurrencyHeadline(*row) for row in rows], counts
 
 
 def headline_table(headlines: list[CurrencyHeadline]) -> Table:
@@ -66,7 +45,7 @@ def headline_table(headlines: list[CurrencyHeadline]) -> Table:
                    "deferred revenue"):
         table.add_column(column, justify="left" if column in ("currency", "month") else "right")
     for h in headlines:
-        table.add_row(h.currency, str(h.last_month), *(f"{v:,.2f}" for v in (
+        table.add_row(h.currency, str(h.last_month), *(format_money(v, h.currency, {h.currency: h.minor_unit}) for v in (
             h.net_billings, h.recognized_revenue, h.ar_outstanding, h.ar_past_due, h.deferred_balance)))
     return table
 
@@ -88,8 +67,10 @@ def currency_headlines(db_path: Path) -> list[CurrencyHeadline]:
                 coalesce((select sum(amount_outstanding) from marts.ar_aging a where a.currency = last_month.currency), 0),
                 coalesce((select sum(amount_outstanding) from marts.ar_aging a
                           where a.currency = last_month.currency and a.aging_bucket <> 'current'), 0),
-                coalesce(d.closing_balance, 0)
+                coalesce(d.closing_balance, 0),
+                coalesce(c.minor_unit, 2)
             from last_month
+            left join seeds.currencies c on c.currency_code = last_month.currency
             left join marts.billings_monthly b on b.currency = last_month.currency and b.month = last_month.month
             left join marts.revenue_monthly r on r.currency = last_month.currency and r.month = last_month.month
             left join marts.deferred_revenue_rollforward d on d.currency = last_month.currency and d.month = last_month.month
