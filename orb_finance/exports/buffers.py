@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from . import schema
 from .calendar import Calendar
 from .schema import Row
 
 
-@dataclass
-class DailyLine:
+class DailyLine(NamedTuple):
     """An invoice line to expand into daily revenue rows (in DuckDB), with its split and revert plan."""
 
     line_id: str

@@ -100,7 +100,7 @@ _METRICS: Final = (
 # USD list prices, micro-units: fixed fees per month (in advance), usage per unit (in arrears).
 _USD_FEES: Final[dict[str, dict[str, int]]] = {
     "starter": {"platform": 49_000_000, "api": 200},
-    "growth": {"platform": 499_000_000, "seats": 25_000_000, "api": 150, "compute": 85_000},
+    "growth": {"platform": 499_000_000, "api": 150, "compute": 85_000},
     "enterprise": {"platform": 2_500_000_000, "seats": 20_000_000, "api": 100, "compute": 70_000, "transfer": 40_000},
 }
 _PRICE_NAMES: Final = {

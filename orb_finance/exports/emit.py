@@ -80,8 +80,8 @@ class Emitter:
             deleted_at = min(h.created_at + self.rng.randint(20, 60) * DAY, self.cal.end_ts - DAY)
             self.out.add_versions("customer", row, schema.replace("customer", row, deleted_at=deleted_at,
                                                                     updated_at=deleted_at + MINUTE))
-        elif self.rng.random() < 0.03:
-            changed = h.created_at + self.rng.randint(10, 60) * DAY
+        elif self.rng.random() < 0.03 and h.created_at + 10 * DAY < self.cal.end_ts:
+            changed = min(h.created_at + self.rng.randint(10, 60) * DAY, self.cal.end_ts - HOUR)
             first = schema.replace("customer", row, email=f"ap@{slug}{p.index}.example")
             self.out.add_versions("customer", first, schema.replace("customer", row, updated_at=changed))
         else:
@@ -239,7 +239,9 @@ class Emitter:
         if not forced and self.rng.random() >= _REVISION_SHARE:
             return
         delay = (2 if not self._revised else 40) * DAY if forced else self.rng.randint(2, 75) * DAY
-        revise_at = line.end + delay + self.rng.randint(0, 80_000)
+        # after every row of the line exists: rows appear daily, or all at once when the invoice is created late
+        last_row_created = max(line.end + 3 * HOUR, inv.created_at)
+        revise_at = last_row_created + delay + self.rng.randint(0, 80_000)
         if revise_at >= self.cal.end_ts - 3 * HOUR:
             return
         line.revise_at = revise_at

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import resource
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,21 +92,29 @@ def generate_sample(
     ctx = Context(calendar, catalog, seed)
     size = chunk_size or DEFAULT_CHUNK_SIZE
     starts = list(range(0, customers, size))
+    salt = seed % 1_000_003
     writer = ExportWriter(out_dir, fmt, calendar, catalog.lock_book)
     try:
-        with _progress(console) as progress:
+        with _progress(console) as progress, ThreadPoolExecutor(1, thread_name_prefix="orb-export") as pool:
             tasks = _tasks(progress, customers, len(starts))
-            writer.write_buffers(catalog_rows, part=0)
+            writer.write_chunk(catalog_rows, salt)
             _advance(progress, tasks, "catalog")
-            for part, first in enumerate(starts):
+            # DuckDB writes chunk k in the background (it releases the GIL) while chunk k+1 is simulated.
+            writing: Future[None] | None = None
+            for first in starts:
                 chunk = Buffers(calendar)
                 for index in range(first, min(first + size, customers)):
                     emit_customer(ctx, simulate_customer(ctx, index), chunk)
                     _advance(progress, tasks, "customers")
-                writer.write_buffers(chunk, part)
-                writer.write_daily(chunk.daily_lines, part, salt=seed % 1_000_003)
+                if writing is not None:
+                    writing.result()
+                    _advance(progress, tasks, "files")
+                writing = pool.submit(writer.write_chunk, chunk, salt)
                 del chunk
+            if writing is not None:
+                writing.result()
                 _advance(progress, tasks, "files")
+            writer.finish()
     finally:
         writer.close()
     return GenerationSummary(

@@ -6,9 +6,10 @@ how customers are chunked. The SQL side (daily revenue) derives its ids from md5
 
 from __future__ import annotations
 
+import base64
 import random
 
-_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_ALNUM = bytes.maketrans(b"+/", b"xZ")   # base64 without its two non-alphanumeric characters
 
 
 def seeded_random(*parts: int) -> random.Random:
@@ -26,12 +27,9 @@ class IdMaker:
         self._rng = rng
 
     def new(self, prefix: str, length: int = 16) -> str:
-        bits = self._rng.getrandbits(6 * length)
-        chars = []
-        for _ in range(length):
-            bits, r = divmod(bits, 62)
-            chars.append(_ALPHABET[r])
-        return f"{prefix}_{''.join(chars)}"
+        """prefix_ + `length` (a multiple of 4) alphanumeric characters."""
+        text = base64.b64encode(self._rng.randbytes(length * 3 // 4)).translate(_ALNUM)
+        return f"{prefix}_{text.decode()}"
 
     def charge(self) -> str:
         """A Stripe charge id (ch_ + 24 characters)."""

@@ -117,9 +117,9 @@ def draw_profile(index: int, rng: random.Random, calendar: Calendar, catalog: Ca
         deleted = False
     else:
         currency = rng.choices(("USD", "EUR", "JPY"), weights=(72, 18, 10))[0]
-        tier = rng.choices(("starter", "growth", "enterprise"), weights=(62, 30, 8))[0]
+        tier = rng.choices(("starter", "growth", "enterprise"), weights=(64, 29, 7))[0]
         stripe = rng.random() < 0.7
-        start = 0 if rng.random() < 0.3 else rng.randrange(n)
+        start = _draw_start(rng, n)
         deleted = index == SHOWCASE_DELETED or rng.random() < 0.01
         features = _random_features(rng, currency, tier, stripe, start, n)
     if index == SHOWCASE_DELETED:
@@ -144,6 +144,13 @@ def draw_profile(index: int, rng: random.Random, calendar: Calendar, catalog: Ca
         name=f"{rng.choice(_NAME_A)} {rng.choice(_NAME_B)} {rng.choice(_NAME_C)}",
         timezone=rng.choice(_TIMEZONES[currency]), country=country, city=city,
     )
+
+
+def _draw_start(rng: random.Random, n: int) -> int:
+    """A growing customer base: a few customers predate the window, then sign-ups grow month by month."""
+    if rng.random() < 0.05:
+        return 0
+    return min(n - 1, int(n * rng.random() ** 0.4))
 
 
 def _usage_tier(tier: str, upgrade_at: int | None) -> str:

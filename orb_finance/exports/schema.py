@@ -149,6 +149,7 @@ GZIP_CSV_RESOURCES: Final = frozenset({
 _INDEX: Final[dict[str, dict[str, int]]] = {
     name: {col: i for i, (col, _) in enumerate(cols)} for name, cols in RESOURCES.items()
 }
+_NAMES: Final[dict[str, tuple[str, ...]]] = {name: tuple(index) for name, index in _INDEX.items()}
 
 
 def columns(resource: str) -> list[str]:
@@ -157,11 +158,9 @@ def columns(resource: str) -> list[str]:
 
 def make_row(resource: str, **values: Any) -> Row:
     """A row of `resource` in file column order; columns not given are null. Unknown names are an error."""
-    index = _INDEX[resource]
-    unknown = set(values) - index.keys()
-    if unknown:
-        raise KeyError(f"{resource}: unknown columns {sorted(unknown)}")
-    return tuple(values.get(name) for name in index)
+    if not values.keys() <= _INDEX[resource].keys():
+        raise KeyError(f"{resource}: unknown columns {sorted(values.keys() - _INDEX[resource].keys())}")
+    return tuple(map(values.get, _NAMES[resource]))
 
 
 def replace(resource: str, row: Row, **changes: Any) -> Row:

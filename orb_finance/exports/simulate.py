@@ -545,6 +545,8 @@ class CustomerSim:
         roll = self.rng.random()
         void_at = at + self.rng.randint(1, 20) * DAY if roll < 0.1 else None
         delete_at = at + self.rng.randint(1, 10) * DAY if 0.1 <= roll < 0.15 else None
+        void_at = void_at if void_at is not None and void_at < self.latest else None
+        delete_at = delete_at if delete_at is not None and delete_at < self.latest else None
         self._credit_note(invoice, "adjustment", at, void_at=void_at, delete_at=delete_at)
 
     def _credit_note_suite(self, invoice: Invoice, paid: bool) -> bool:

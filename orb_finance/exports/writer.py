@@ -9,8 +9,9 @@ number, the remainder on the last day, backdated replacements, reverts and their
 
 from __future__ import annotations
 
+import tempfile
+import typing
 from collections import Counter
-from dataclasses import fields
 from pathlib import Path
 from typing import Final
 
@@ -23,6 +24,7 @@ from .calendar import DAY, Calendar, LockBook
 
 FORMATS: Final = ("parquet", "csv", "jsonl")
 DELIVERY_SUFFIXES: Final = (".parquet", ".csv", ".csv.gz", ".jsonl")
+FLUSH_ROWS: Final = 100_000   # rows of one resource and batch held in memory before they are written
 
 _ARROW_TYPES: Final[dict[str, pa.DataType]] = {
     "str": pa.string(), "json": pa.string(), "ts": pa.int64(), "date": pa.int64(), "dec": pa.int64(),
@@ -51,7 +53,7 @@ class ExportWriter:
     """Writes one export directory; counts rows and files as it goes."""
 
     def __init__(self, out_dir: Path, fmt: str, calendar: Calendar, locks: LockBook, *, threads: int = 2,
-                 memory_limit: str = "1GB") -> None:
+                 memory_limit: str = "400MB") -> None:
         if fmt not in FORMATS:
             raise ValueError(f"unknown format {fmt!r}")
         self.out_dir, self.fmt, self.calendar = out_dir, fmt, calendar
@@ -62,14 +64,17 @@ class ExportWriter:
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute(f"SET threads = {threads}")
         self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        self._spill = tempfile.TemporaryDirectory(prefix="orb-export-")   # where DuckDB spills past the limit
+        self.con.execute(f"SET temp_directory = '{self._spill.name}'")
         self.con.execute("SET preserve_insertion_order = true")
-        steps = locks.steps()
-        self.con.execute("CREATE TABLE lock_steps (locked_at BIGINT, closed_through BIGINT)")
-        if steps:
-            self.con.executemany("INSERT INTO lock_steps VALUES (?, ?)", steps)
+        self.lock_steps = locks.steps()
+        self._pending: dict[tuple[str, int], list[schema.Row]] = {}
+        self._parts: dict[tuple[str, int], int] = {}
+        self._daily_part = 0
 
     def close(self) -> None:
         self.con.close()
+        self._spill.cleanup()
 
     # --- files -----------------------------------------------------------------------------------------
 
@@ -82,12 +87,10 @@ class ExportWriter:
         folder.mkdir(parents=True, exist_ok=True)
         return folder / f"{delivery}-{part:04d}.{ext}"
 
-    def _copy(self, resource: str, source_sql: str, batch: int, part: int, order_by: str | None = None) -> int:
+    def _copy(self, resource: str, source_sql: str, batch: int, part: int) -> int:
         """COPY the rows of `source_sql` (integer-encoded `resource` columns) to a delivery file."""
         exprs = ", ".join(f'{_select_expr(c, k, self.fmt)} AS "{c}"' for c, k in schema.RESOURCES[resource])
         query = f"SELECT {exprs} FROM ({source_sql}) AS src"
-        if order_by:
-            query += f" ORDER BY {order_by}"
         path = self._path(resource, batch, part)
         options = {"parquet": "FORMAT parquet, COMPRESSION zstd", "jsonl": "FORMAT json",
                    "csv": "FORMAT csv, HEADER true" + (", COMPRESSION gzip" if path.name.endswith(".gz") else "")}
@@ -100,12 +103,31 @@ class ExportWriter:
         self.bytes += path.stat().st_size
         return written
 
-    # --- python row buffers ----------------------------------------------------------------------------
+    # --- chunks ----------------------------------------------------------------------------------------
 
-    def write_buffers(self, buffers: Buffers, part: int) -> None:
-        for (resource, batch), rows in sorted(buffers.rows.items()):
-            if rows:
-                self._write_rows(resource, batch, part, rows)
+    def write_chunk(self, buffers: Buffers, salt: int) -> None:
+        """Take a chunk's rows: row resources wait until FLUSH_ROWS of them pile up (few, large files); the
+        chunk's invoice lines are expanded into daily revenue and written at once (one part per chunk)."""
+        for key, rows in sorted(buffers.rows.items()):
+            pending = self._pending.setdefault(key, [])
+            pending.extend(rows)
+            if len(pending) >= FLUSH_ROWS:
+                self._flush(key)
+        if buffers.daily_lines:
+            self.write_daily(buffers.daily_lines, self._daily_part, salt)
+            self._daily_part += 1
+
+    def finish(self) -> None:
+        """Write every row still waiting."""
+        for key in sorted(self._pending):
+            self._flush(key)
+
+    def _flush(self, key: tuple[str, int]) -> None:
+        rows = self._pending.pop(key, [])
+        if rows:
+            part = self._parts.get(key, 0)
+            self._parts[key] = part + 1
+            self._write_rows(key[0], key[1], part, rows)
 
     def _write_rows(self, resource: str, batch: int, part: int, rows: list[schema.Row]) -> None:
         spec = schema.RESOURCES[resource]
@@ -123,137 +145,143 @@ class ExportWriter:
         """Expand `lines` into daily_line_item_revenue (+ _event) rows and write both batches of both."""
         if not lines:
             return
-        table = pa.table({name: pa.array([getattr(line, name) for line in lines], type=kind)
-                          for name, kind in _DAILY_LINE_TYPES.items()})
+        columns = list(zip(*lines))
+        table = pa.table({name: pa.array(columns[i], type=kind)
+                          for i, (name, kind) in enumerate(_DAILY_LINE_TYPES.items())})
         self.con.register("daily_lines", table)
         try:
-            self.con.execute(_expand_sql(salt))
+            self.con.execute(_daily_rows_sql(salt))   # materialized once, read by the four files below
         finally:
             self.con.unregister("daily_lines")
-        cut = self.calendar.batch1_cut
-        order = "_key, _di, _kind, _version"
-        for batch in (1, 2):
-            self._copy("daily_line_item_revenue", _revenue_versions_sql(cut, batch), batch, part, order)
-        order = "_key, _di, _kind, is_revert"
-        for batch in (1, 2):
-            self._copy("daily_line_item_revenue_event", _revenue_events_sql(cut, batch), batch, part, order)
-        self.con.execute("DROP TABLE daily_rows")
+        try:
+            cut = self.calendar.batch1_cut
+            for batch in (1, 2):
+                self._copy("daily_line_item_revenue", _revenue_versions_sql(cut, batch), batch, part)
+            for batch in (1, 2):
+                self._copy("daily_line_item_revenue_event", _revenue_events_sql(cut, batch, self.lock_steps), batch,
+                           part)
+        finally:
+            self.con.execute("DROP TABLE IF EXISTS daily_rows")
 
 
 def _daily_line_types() -> dict[str, pa.DataType]:
-    kinds = {"str": pa.string(), "str | None": pa.string(), "int": pa.int64(), "int | None": pa.int64(),
-             "bool": pa.bool_()}
-    return {f.name: kinds[str(f.type)] for f in fields(DailyLine)}
+    """Arrow types of the DailyLine fields (str -> string, int -> int64, bool -> bool; optional or not)."""
+    arrow = {str: pa.string(), int: pa.int64(), bool: pa.bool_()}
+    out = {}
+    for name, hint in typing.get_type_hints(DailyLine).items():
+        base = next(t for t in typing.get_args(hint) or (hint,) if t is not type(None))
+        out[name] = arrow[base]
+    return out
 
 
 _DAILY_LINE_TYPES: Final = _daily_line_types()
 
-_LADDER_MICRO: Final = ("quantity", "subtotal", "adjusted_subtotal", "credits_applied", "partially_invoiced_amount",
-                        "amount")
-_WEIGHT_SPREAD: Final = 121  # usage weights 40..160
+_LADDER: Final = ("quantity", "subtotal", "adjusted_subtotal", "credits_applied", "partially_invoiced_amount",
+                  "amount", "rounded_minor")
+# Day weights come from a cumulative function c(d) = STEP * d + jitter(d), jitter in [0, JITTER) and 0 at both
+# ends of the period, so c(0) = 0 and c(n) = STEP * n = W exactly. Day d gets floor(X * c(d+1) / W) -
+# floor(X * c(d) / W): the days of a line sum exactly to X (the sum telescopes), with no window function,
+# join or sort: the expansion streams. Fixed fees (`even`) have no jitter: equal days to the minor unit.
+_STEP: Final = 16
+_JITTER: Final = 12
 
 
-def _weight(salt: int, multiplier: int) -> str:
-    """A pseudo-random day weight from the line key and day number (integer arithmetic only)."""
-    return (f"(40 + ((((_key % 2147483647) * {multiplier} + di * 16807 + {salt}) % 2147483647) "
-            f"% {_WEIGHT_SPREAD}))")
+def _cumulative(day: str, n_days: str, salt: int, multiplier: int, *, even_aware: bool) -> str:
+    even = "even OR " if even_aware else ""
+    jitter = (f"CASE WHEN {even}{day} <= 0 OR {day} >= {n_days} THEN 0 ELSE "
+              f"(((line_key % 2147483647) * {multiplier} + ({day}) * 16807 + {salt}) % 2147483647) % {_JITTER} END")
+    return f"({_STEP} * ({day}) + {jitter})"
 
 
-def _split(alias: str, total: str, weight: str, weight_total: str, is_last: str) -> tuple[str, str]:
-    """(per-day share, last-day remainder) expressions: floor shares, the last day takes the rest."""
-    share = f"({total} * {weight} // {weight_total})"
-    return share, f"CASE WHEN {is_last} THEN {total} - (sum({share}) OVER line - {share}) ELSE {share} END AS {alias}"
+def _daily_value(column: str) -> str:
+    """The day's share of a line column: the first split, or for a replacement row the re-split of what the
+    reverted days held (X - floor(X * c(revise_from) / W), again a telescoping sum)."""
+    first = f"{column} * c1 // w - {column} * c0 // w"
+    held = f"({column} - {column} * c_rf // w)"
+    again = f"{held} * r1 // rw - {held} * r0 // rw"
+    return f"CASE WHEN is_repl THEN {again} ELSE {first} END"
 
 
-def _expand_sql(salt: int) -> str:
-    first_cols = ["quantity", "subtotal", "adjusted_subtotal", "credits_applied", "partially_invoiced_amount",
-                  "amount", "rounded_minor"]
-    split_first = ",\n        ".join(_split(c, c, "w", "w_total", "di = last_di")[1] for c in first_cols)
-    split_again = ",\n        ".join(
-        _split(c, f"t_{c}", "w2", "w2_total", "di = last_di")[1] for c in first_cols)
-    totals_again = ", ".join(f"sum({c}) OVER line AS t_{c}" for c in first_cols)
-    keep = ("line_id, invoice_id, customer_id, subscription_id, price_id, item_id, invoicing_currency, "
-            "pricing_currency, _key, first_day, conversion_rate, micro_per_minor, created_base, void_at, revise_at, "
-            "revise_from")
+def _daily_rows_sql(salt: int) -> str:
+    """A table of every daily revenue row of `daily_lines`: the rows as first created (reverted_at set when a
+    void or a backdated change undid them) and the replacement rows of backdated changes."""
+    values = ",\n        ".join(
+        f"{_daily_value(c)} AS {c}" for c in _LADDER if c != "rounded_minor")
     return f"""
 CREATE OR REPLACE TEMP TABLE daily_rows AS
-WITH days AS (
-    SELECT *, line_key AS _key, unnest(range(n_days)) AS di FROM daily_lines
+WITH expanded AS (
+    SELECT *, unnest(range(n_days + coalesce(n_days - revise_from, 0))) AS j FROM daily_lines
+),
+placed AS (
+    SELECT *, j >= n_days AS is_repl, CASE WHEN j < n_days THEN j ELSE revise_from + j - n_days END AS di
+    FROM expanded
 ),
 weighted AS (
-    SELECT *, CASE WHEN even THEN 1 ELSE {_weight(salt, 48271)} END AS w FROM days
+    SELECT *,
+        {_cumulative("di", "n_days", salt, 48271, even_aware=True)} AS c0,
+        {_cumulative("di + 1", "n_days", salt, 48271, even_aware=True)} AS c1,
+        {_cumulative("revise_from", "n_days", salt, 48271, even_aware=True)} AS c_rf,
+        {_STEP} * n_days AS w,
+        {_cumulative("di - revise_from", "n_days - revise_from", salt + 7, 69621, even_aware=False)} AS r0,
+        {_cumulative("di - revise_from + 1", "n_days - revise_from", salt + 7, 69621, even_aware=False)} AS r1,
+        {_STEP} * (n_days - revise_from) AS rw
+    FROM placed
 ),
-totals AS (
-    SELECT *, sum(w) OVER line AS w_total, max(di) OVER line AS last_di
-    FROM weighted WINDOW line AS (PARTITION BY _key)
-),
-first_split AS (
-    SELECT {keep}, di, last_di,
-        {split_first}
-    FROM totals WINDOW line AS (PARTITION BY _key)
-),
-revised AS (
-    SELECT *, {_weight(salt + 7, 69621)} AS w2 FROM first_split WHERE revise_at IS NOT NULL AND di >= revise_from
-),
-revised_totals AS (
-    SELECT * EXCLUDE (last_di), {totals_again}, sum(w2) OVER line AS w2_total, max(di) OVER line AS last_di
-    FROM revised WINDOW line AS (PARTITION BY _key)
-),
-second_split AS (
-    SELECT {keep}, di,
-        {split_again}
-    FROM revised_totals WINDOW line AS (PARTITION BY _key)
-),
-originals AS (
-    SELECT {keep}, di, {", ".join(first_cols)}, 0 AS _kind,
-        'dlr_' || substr(md5(line_id || ':' || di), 1, 20) AS id,
-        greatest(created_base, (first_day + di + 1) * {DAY} + 3 * 3600) AS created_at,
-        CASE WHEN void_at IS NOT NULL THEN void_at
-             WHEN revise_at IS NOT NULL AND di >= revise_from THEN revise_at END AS reverted_at
-    FROM first_split
-),
-replacements AS (
-    SELECT {keep}, di, {", ".join(first_cols)}, 1 AS _kind,
-        'dlr_' || substr(md5(line_id || ':' || di || ':r'), 1, 20) AS id,
-        revise_at AS created_at, CAST(NULL AS BIGINT) AS reverted_at
-    FROM second_split
+rows AS (
+    SELECT
+        'dlr_' || substr(line_id, 5) || CASE WHEN is_repl THEN 'R' ELSE 'D' END || to_base(di, 36, 2) AS id,
+        CASE WHEN is_repl THEN revise_at
+             ELSE greatest(created_base, (first_day + di + 1) * {DAY} + 3 * 3600) END AS created_at,
+        invoice_id, line_id AS invoice_line_item_id, customer_id, subscription_id, price_id, item_id,
+        (first_day + di) * {DAY} AS timeframe_start, (first_day + di + 1) * {DAY} AS timeframe_end,
+        {values},
+        conversion_rate,
+        ({_daily_value("rounded_minor")}) * micro_per_minor AS rounded_amount,
+        invoicing_currency, pricing_currency,
+        CASE WHEN is_repl THEN NULL WHEN void_at IS NOT NULL THEN void_at
+             WHEN revise_at IS NOT NULL AND di >= revise_from THEN revise_at END AS reverted_at,
+        line_key, di, void_at
+    FROM weighted
 )
-SELECT id, created_at, invoice_id, line_id AS invoice_line_item_id, customer_id, subscription_id, price_id, item_id,
-    (first_day + di) * {DAY} AS timeframe_start, (first_day + di + 1) * {DAY} AS timeframe_end,
-    {", ".join(_LADDER_MICRO)}, conversion_rate, rounded_minor * micro_per_minor AS rounded_amount,
-    invoicing_currency, pricing_currency, reverted_at, _key, di AS _di, _kind
-FROM (SELECT * FROM originals UNION ALL BY NAME SELECT * FROM replacements)
-WHERE void_at IS NULL OR created_at < void_at
+SELECT * EXCLUDE (void_at) FROM rows WHERE void_at IS NULL OR created_at < void_at
 """
 
 
+_VERSIONS: Final = "unnest(range(CASE WHEN reverted_at IS NULL THEN 1 ELSE 2 END)) AS v"
+
+
 def _revenue_versions_sql(cut: int, batch: int) -> str:
-    """Row versions: every row as created (reverted_at null), and reverted rows again with reverted_at set."""
-    first = (f"SELECT * REPLACE (CAST(NULL AS BIGINT) AS reverted_at), created_at AS updated_at, 0 AS _version "
-             f"FROM daily_rows WHERE {'created_at <= ' if batch == 1 else 'created_at > '}{cut}")
-    if batch == 1:
-        return first
-    return (f"{first} UNION ALL SELECT *, reverted_at AS updated_at, 1 AS _version FROM daily_rows "
-            f"WHERE reverted_at IS NOT NULL")
+    """Row versions: every row as created (reverted_at null) and, for reverted rows, the version with
+    reverted_at set (newer updated_at), which always goes to the later delivery."""
+    where = f"v = 0 AND created_at <= {cut}" if batch == 1 else f"v = 1 OR created_at > {cut}"
+    return f"""
+        SELECT * REPLACE (CASE WHEN v = 1 THEN reverted_at END AS reverted_at),
+            CASE WHEN v = 1 THEN reverted_at ELSE created_at END AS updated_at
+        FROM (SELECT *, {_VERSIONS} FROM daily_rows) WHERE {where}"""
 
 
-def _revenue_events_sql(cut: int, batch: int) -> str:
-    """One event per row (is_revert false) and one per revert (is_revert true), lock-adjusted."""
+def _closed_through(instant: str, steps: list[tuple[int, int]]) -> str:
+    """The last closed day at `instant` (null before the first close), from the lock steps."""
+    if not steps:
+        return "CAST(NULL AS BIGINT)"
+    whens = " ".join(f"WHEN {instant} >= {locked_at} THEN {closed}" for locked_at, closed in reversed(steps))
+    return f"(CASE {whens} END)"
+
+
+def _revenue_events_sql(cut: int, batch: int, steps: list[tuple[int, int]]) -> str:
+    """One event per row (is_revert false, when the row was created) and one per revert (is_revert true, when
+    it was reverted), recognized on the row's day and lock-adjusted at the instant it was emitted."""
     events = f"""
-        SELECT * EXCLUDE (reverted_at), 'dle_' || substr(md5(id || ':e'), 1, 20) AS event_id,
-            created_at AS emitted_at, false AS is_revert FROM daily_rows
-        UNION ALL
-        SELECT * EXCLUDE (reverted_at), 'dle_' || substr(md5(id || ':r'), 1, 20) AS event_id,
-            reverted_at AS emitted_at, true AS is_revert FROM daily_rows WHERE reverted_at IS NOT NULL
-    """
+        SELECT * EXCLUDE (id, created_at, reverted_at),
+            'dle_' || substr(id, 5) || CASE WHEN v = 1 THEN 'V' ELSE 'E' END AS id,
+            CASE WHEN v = 1 THEN reverted_at ELSE created_at END AS created_at, v = 1 AS is_revert
+        FROM (SELECT *, {_VERSIONS} FROM daily_rows)"""
     adjusted = f"""
-        SELECT e.* EXCLUDE (id, event_id, created_at, emitted_at), e.event_id AS id, e.emitted_at AS created_at,
-            e.emitted_at AS updated_at, e.timeframe_start AS "timestamp",
-            CASE WHEN s.closed_through IS NOT NULL AND e.timeframe_start // {DAY} <= s.closed_through
-                 THEN (s.closed_through + 1) * {DAY} ELSE e.timeframe_start END AS lock_adjusted_timestamp
-        FROM ({events}) AS e ASOF LEFT JOIN lock_steps AS s ON e.emitted_at >= s.locked_at
-    """
+        SELECT *, created_at AS updated_at, timeframe_start AS "timestamp",
+            CASE WHEN closed IS NOT NULL AND timeframe_start // {DAY} <= closed THEN (closed + 1) * {DAY}
+                 ELSE timeframe_start END AS lock_adjusted_timestamp
+        FROM (SELECT *, {_closed_through("created_at", steps)} AS closed FROM ({events}))"""
     if batch == 1:
         return f"SELECT * FROM ({adjusted}) WHERE created_at <= {cut}"
-    duplicate = f"created_at <= {cut} AND NOT is_revert AND (_key + _di) % 97 = 0"
+    duplicate = f"created_at <= {cut} AND NOT is_revert AND (line_key + di) % 97 = 0"
     return f"SELECT * FROM ({adjusted}) WHERE created_at > {cut} OR ({duplicate})"
