@@ -33,6 +33,14 @@ demo: venv
 test: venv
 	$(BIN)/python -m pytest tests/python
 
+## make test-spark: the same models on Spark (local pyspark, Java 17): every mart equal to DuckDB's
+$(BIN)/.spark-installed: $(BIN)/.installed pyproject.toml constraints.txt
+	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e '.[test,spark]' 2>&1 | sed '/^WARNING: Location/d'
+	@touch $@
+
+test-spark: $(BIN)/.spark-installed
+	$(BIN)/python -m pytest tests/spark -v -s
+
 test-fast: venv
 	$(BIN)/python -m pytest tests/python -m "not slow and not tryton"
 

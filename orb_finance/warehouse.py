@@ -99,6 +99,7 @@ def run_dbt(
     target_path: str | os.PathLike[str] | None = None,
     console: Console | None = None,
     show_progress: bool = True,
+    extra_env: dict[str, str] | None = None,
 ) -> DbtResult:
     """Run `dbt <args>` on the project with the given export and warehouse file; never raises on a dbt failure."""
     export = paths.resolve(export_dir) if export_dir else paths.export_dir()
@@ -110,7 +111,7 @@ def run_dbt(
     command = [sys.executable, "-c", _DBT_MAIN, *args, "--log-format", "json"]
     if dbt_vars:
         command += ["--vars", json.dumps(dbt_vars, default=str)]
-    env = dbt_environment(export, db, tpath)
+    env = {**dbt_environment(export, db, tpath), **(extra_env or {})}
     console = console or Console(stderr=True)
 
     started = time.monotonic()
@@ -148,15 +149,41 @@ def build(
     target_path: str | os.PathLike[str] | None = None,
     console: Console | None = None,
     show_progress: bool = True,
+    target: str = "duckdb",
+    spark_warehouse: str | os.PathLike[str] | None = None,
 ) -> DbtResult:
-    """`dbt build` of the whole project (or a selection) into `duckdb_path`."""
+    """`dbt build` of the whole project (or a selection): into `duckdb_path`, or on Spark (`target="spark"`,
+    tables written as parquet under `spark_warehouse`)."""
     args = ["build", *extra_args]
     if select:
         args += ["--select", *select]
-    dbt_vars = {"as_of_date": as_of} if as_of else None
+    dbt_vars: dict[str, object] = {"as_of_date": as_of} if as_of else {}
+    extra_env: dict[str, str] = {}
+    if target != "duckdb":
+        args += ["--target", target]
+    if target == "spark":
+        export = paths.resolve(export_dir) if export_dir else paths.export_dir()
+        # Spark SQL cannot list a directory: tell the source hook which resources have files.
+        dbt_vars["orb_export_resources"] = export_resources(export) if export else []
+        extra_env["SPARK_LOCAL_IP"] = "127.0.0.1"
+        if spark_warehouse:
+            extra_env["ORB_SPARK_WAREHOUSE"] = str(paths.resolve(spark_warehouse))
     return run_dbt(
-        args, export_dir=export_dir, duckdb_path=duckdb_path, dbt_vars=dbt_vars, target_path=target_path,
-        console=console, show_progress=show_progress,
+        args, export_dir=export_dir, duckdb_path=duckdb_path, dbt_vars=dbt_vars or None, target_path=target_path,
+        console=console, show_progress=show_progress, extra_env=extra_env,
+    )
+
+
+DELIVERY_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".jsonl", ".ndjson")
+
+
+def export_resources(export_dir: Path) -> list[str]:
+    """The resource directories of an export that hold at least one delivery file."""
+    if not export_dir.is_dir():
+        return []
+    return sorted(
+        d.name for d in export_dir.iterdir()
+        if d.is_dir() and any(f.name.lower().endswith(DELIVERY_SUFFIXES) for f in d.iterdir() if f.is_file())
     )
 
 
