@@ -32,11 +32,13 @@ def _cmd_generate_sample(args: argparse.Namespace) -> int:
 def _cmd_build(args: argparse.Namespace) -> int:
     from . import warehouse
 
-    result = warehouse.build(args.export_dir, args.duckdb_path, as_of=args.as_of, select=args.select, console=err_console)
+    result = warehouse.build(args.export_dir, args.duckdb_path, as_of=args.as_of, select=args.select, console=err_console,
+                             target=args.target, spark_warehouse=args.spark_warehouse)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts().items()))
     if not result.success:
         raise OrbFinanceError(f"dbt build failed after {result.elapsed:.1f}s ({counts}): {result.reason()}")
-    console.print(f"dbt build OK in {result.elapsed:.1f}s ({counts}); warehouse: {result.duckdb_path}")
+    where = result.duckdb_path if args.target == "duckdb" else f"Spark tables under {args.spark_warehouse or '$ORB_SPARK_WAREHOUSE'}"
+    console.print(f"dbt build OK in {result.elapsed:.1f}s ({counts}); warehouse: {where}")
     return 0
 
 
@@ -238,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duckdb-path", default=None, help=f"warehouse file (default: $ORB_DUCKDB_PATH or {paths.DEFAULT_DUCKDB_PATH})")
     p.add_argument("--as-of", default=None, help="AR aging as-of date, YYYY-MM-DD (default: today, UTC)")
     p.add_argument("--select", nargs="+", default=None, help="dbt selection")
+    p.add_argument("--target", choices=["duckdb", "spark"], default="duckdb",
+                   help="dbt target: the DuckDB file, or Spark (needs the spark extra and Java 17)")
+    p.add_argument("--spark-warehouse", default=None, help="with --target spark: where Spark writes its tables")
     p.set_defaults(func=_cmd_build)
 
     p = sub.add_parser("demo", help="generate a sample export, build the warehouse, print headline numbers")
