@@ -455,7 +455,7 @@ class _Pass:
                         removal=Removal(key[1], rec.provider_id, dt.date.today(), "resync")
                         if key[0] != CUSTOMER and rec.provider_id else None)
         if rec.status == st.SYNCED and rec.action in st.PUTS:
-            if self.in_scope(key) and wanted:
+            if self.in_scope(key) and wanted and rec.run_id != self.run_id:
                 self.result.counts[(key[0], UP_TO_DATE)] += 1
             return None
         return None
@@ -602,16 +602,59 @@ class _Pass:
         rec = self.store.get(record_id) if record_id else None
         return rec.provider_id if rec else None
 
-    # 3. resync phase A: take the old objects out, dependents first ---------------------------------
+    # 3. resync phase A: take out what must be replaced, dependents first ---------------------------
+
+    def _unchanged(self, w: Work, payload: Any, found: dict[str, str]) -> bool:
+        """Still live in the provider as we left it: the same object and the same payload as last sent."""
+        h = self.hist.get(w.key)
+        last = h.last_put if h else None
+        return (w.removal is not None and found.get(w.orb_id) == w.removal.provider_id and last is not None
+                and last.payload_hash == payload_hash(payload))
 
     def take_out_resynced(self, plan: dict[str, list[Work]]) -> None:
-        for otype in (PAYMENT, CREDIT_MEMO, INVOICE):
+        """A resync sends again what changed or went missing. An object still in the provider exactly as it
+        was sent is re-linked (a new synced record, same provider id): re-creating it would only add noise
+        (and Tryton cannot number an old document after newer ones). A replaced invoice takes its payments
+        and credit memos with it, since they point at it; those are taken out first."""
+        d, replaced = self.data, {}
+        for otype in (INVOICE, CREDIT_MEMO, PAYMENT):
             works = [w for w in plan[otype] if w.action == st.RESYNC and w.removal is not None]
+            found = self.provider.find(otype, [w.orb_id for w in works]) if works else {}
+            out = []
+            for w in works:
+                try:
+                    if otype == INVOICE:
+                        inv = d.invoices[w.orb_id]
+                        payload = self.invoice_payload(inv, self.live_id((CUSTOMER, inv["customer_id"])) or "")
+                        parent = None
+                    elif otype == CREDIT_MEMO:
+                        memo = d.memos[w.orb_id]
+                        parent = memo["invoice_id"]
+                        payload = self.memo_payload(memo, self.live_id((INVOICE, parent)) or "",
+                                                    self.live_id((CUSTOMER, memo["customer_id"])))
+                    else:
+                        pay = d.payments[w.orb_id]
+                        parent = pay["invoice_id"]
+                        payload = self.payment_payload(pay, self.live_id((INVOICE, parent)) or "",
+                                                       self.live_id((CUSTOMER, pay["customer_id"])))
+                except KeyError:       # no longer in the marts: leave it to the put stages to explain
+                    continue
+                if (parent is None or parent not in replaced.get(INVOICE, set())) and self._unchanged(w, payload, found):
+                    w.removal = None   # re-linked in the put stage (found by its Orb id, not sent)
+                else:
+                    if w.orb_id not in found:
+                        w.removal = None   # already gone from the provider: only the create is left
+                    out.append(w)
+            replaced[otype] = {w.orb_id for w in out} | {w.orb_id for w in works if w.removal is None
+                                                         and w.orb_id not in found}
+            plan.setdefault("_replace_" + otype, []).extend(w for w in out if w.removal is not None)
+        for otype in (PAYMENT, CREDIT_MEMO, INVOICE):
+            works = plan.pop("_replace_" + otype, [])
             if otype == INVOICE:
                 keep = []
                 for w in works:
-                    deps = [(CREDIT_MEMO, m) for m in self.data.memos_by_invoice.get(w.orb_id, [])]
-                    deps += [(PAYMENT, p) for p in self.data.payments_by_invoice.get(w.orb_id, [])]
+                    deps = [(CREDIT_MEMO, m) for m in d.memos_by_invoice.get(w.orb_id, [])]
+                    deps += [(PAYMENT, p) for p in d.payments_by_invoice.get(w.orb_id, [])]
                     stuck = [k for k in deps if k in self.hist and self.hist[k].latest.status == st.FAILED
                              and self.hist[k].latest.run_id == self.run_id]
                     if stuck:
@@ -629,8 +672,6 @@ class _Pass:
                 plan[otype] = [w for w in plan[otype] if id(w) not in failed]
                 for w in ok:
                     w.removal = None
-                # their parents' replacements must wait for them: a failed take-out blocks the parent
-                self._advance(0)
 
     # 4. puts -----------------------------------------------------------------------------------------
 

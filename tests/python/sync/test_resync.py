@@ -1,0 +1,110 @@
+"""`orbfin sync resync`: a synced object is sent again (the old provider object is reversed, a new one booked);
+an invoice takes its payments and credit memos with it (SPEC §5), so none is left pointing at the old invoice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+from .conftest import balances, bean_check, bql
+from .test_crash_recovery import run_until_killed
+
+
+def live_per_orb_id(ledger: Path) -> Counter:
+    """How many live (created and not reversed) transactions each Orb id has."""
+    rows = bql(ledger, "SELECT DISTINCT entry_meta('orb_txn'), entry_meta('reverses'), entry_meta('orb_id')")
+    created = {txn: orb_id for txn, _, orb_id in rows if txn}
+    reversed_ = {rev for _, rev, _ in rows if rev}
+    return Counter(orb_id for txn, orb_id in created.items() if txn not in reversed_)
+
+
+def history(setup, orb_id):
+    return [(r.action, r.status, r.provider_id) for r in setup.records(orb_id=orb_id)]   # newest first
+
+
+def test_resync_of_an_unchanged_invoice_relinks_it_and_its_dependents(sync_setup, sync_warehouses):
+    sync_setup.run(sync_warehouses.day1)
+    ledger = sync_setup.ledger.read_text()
+    out = sync_setup.cli("resync", "invoice", "inv_b2", "--duckdb-path", str(sync_warehouses.day1))
+    assert out.returncode == 0, out.stdout + out.stderr
+    # each object got a new synced record and its old one is `resynced` ...
+    assert history(sync_setup, "inv_b2") == [("resync", "synced", "invoice/inv_b2/1"),
+                                              ("create", "resynced", "invoice/inv_b2/1")]
+    assert history(sync_setup, "cn_b2") == [("resync", "synced", "credit_memo/cn_b2/1"),
+                                             ("create", "resynced", "credit_memo/cn_b2/1")]
+    assert history(sync_setup, "pa_b2") == [("resync", "synced", "payment/pa_b2/1"),
+                                             ("create", "resynced", "payment/pa_b2/1")]
+    assert history(sync_setup, "inv_b1") == [("create", "synced", "invoice/inv_b1/1")]   # nothing else touched
+    # ... but they were still in the ledger exactly as sent, so nothing was booked again
+    assert sync_setup.ledger.read_text() == ledger
+
+
+def test_resync_after_remapping_the_customer_moves_the_invoice_payment_and_memo(sync_setup, sync_warehouses):
+    sync_setup.run(sync_warehouses.day1)
+    sync_setup.cli("map-customer", "cus_bolt", "Bolt-Europe", check=True)
+    out = sync_setup.cli("resync", "invoice", "inv_b2", "--duckdb-path", str(sync_warehouses.day1))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert history(sync_setup, "inv_b2") == [("resync", "synced", "invoice/inv_b2/2"),
+                                              ("create", "resynced", "invoice/inv_b2/1")]
+    assert history(sync_setup, "cn_b2") == [("resync", "synced", "credit_memo/cn_b2/2"),
+                                             ("create", "resynced", "credit_memo/cn_b2/1")]
+    assert history(sync_setup, "pa_b2") == [("resync", "synced", "payment/pa_b2/2"),
+                                             ("create", "resynced", "payment/pa_b2/1")]
+    assert history(sync_setup, "inv_b1") == [("create", "synced", "invoice/inv_b1/1")]
+    # each object is live exactly once; inv_b2's 238 - 59.50 - 238 moved to the new account
+    live = live_per_orb_id(sync_setup.ledger)
+    assert set(live.values()) == {1} and len(live) == 15
+    assert bean_check(sync_setup.ledger).returncode == 0
+    assert balances(sync_setup.ledger, "Assets:Receivable:EUR") == {
+        ("Assets:Receivable:EUR:Bolt-Europe", "EUR"): Decimal("-59.50")}     # Bolt-GmbH is back to 0
+    # the old entries were reversed on their own dates
+    reversals = bql(sync_setup.ledger, "SELECT DISTINCT date, entry_meta('reverses') WHERE 'orb-resync' IN tags")
+    assert sorted(reversals) == sorted([(dt.date(2026, 2, 15), "invoice/inv_b2/1"),
+                                        (dt.date(2026, 3, 1), "credit_memo/cn_b2/1"),
+                                        (dt.date(2026, 2, 20), "payment/pa_b2/1")])
+
+
+def test_resync_refuses_what_is_not_synced(sync_setup, sync_warehouses):
+    sync_setup.run(sync_warehouses.day1)
+    out = sync_setup.cli("resync", "invoice", "inv_nope", "--duckdb-path", str(sync_warehouses.day1))
+    assert out.returncode == 1 and "not in marts.sync_invoices" in out.stderr
+    sync_setup.run(sync_warehouses.day2)
+    out = sync_setup.cli("resync", "invoice", "inv_a4", "--duckdb-path", str(sync_warehouses.day2))
+    assert out.returncode == 1 and "voided in Orb" in out.stderr
+
+
+def test_resync_killed_halfway_completes_on_the_next_run(sync_setup, sync_warehouses):
+    sync_setup.run(sync_warehouses.day1)
+    sync_setup.cli("map-customer", "cus_bolt", "Bolt-Europe", check=True)
+    # marked resynced, old objects reversed, killed before the new invoice is booked
+    marker = sync_setup.root / "trap.fired"
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from .conftest import PROJECT
+    from .test_crash_recovery import RUNNER
+    env = {**os.environ, "ORBFIN_TRAP": "before_create:1", "ORBFIN_TRAP_MARKER": str(marker)}
+    proc = subprocess.Popen([sys.executable, str(RUNNER), "sync", "resync", "invoice", "inv_b2", "--config",
+                             str(sync_setup.config), "--duckdb-path", str(sync_warehouses.day1)], cwd=PROJECT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert live_per_orb_id(sync_setup.ledger)["inv_b2"] == 0           # taken out, not yet booked again
+    assert {r.status for r in sync_setup.records(orb_id="inv_b2")} == {"pending", "resynced"}
+
+    result = sync_setup.run(sync_warehouses.day1)
+    assert result.ok
+    live = live_per_orb_id(sync_setup.ledger)
+    assert set(live.values()) == {1} and len(live) == 15
+    assert [s for _, s, _ in history(sync_setup, "inv_b2")] == ["synced", "resynced"]
+    assert [s for _, s, _ in history(sync_setup, "pa_b2")] == ["synced", "resynced"]
+    assert bean_check(sync_setup.ledger).returncode == 0
