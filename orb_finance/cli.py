@@ -256,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duckdb-path", default=None)
     p.set_defaults(func=_cmd_docs)
 
+    _add_sync_parser(sub)
     _add_nightly_parser(sub)
 
     return parser
