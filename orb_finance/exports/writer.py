@@ -247,17 +247,14 @@ SELECT * EXCLUDE (void_at) FROM rows WHERE void_at IS NULL OR created_at < void_
 """
 
 
-_VERSIONS: Final = "unnest(range(CASE WHEN reverted_at IS NULL THEN 1 ELSE 2 END)) AS v"
-
-
 def _revenue_versions_sql(cut: int, batch: int) -> str:
-    """Row versions: every row as created (reverted_at null) and, for reverted rows, the version with
-    reverted_at set (newer updated_at), which always goes to the later delivery."""
-    where = f"v = 0 AND created_at <= {cut}" if batch == 1 else f"v = 1 OR created_at > {cut}"
-    return f"""
-        SELECT * REPLACE (CASE WHEN v = 1 THEN reverted_at END AS reverted_at),
-            CASE WHEN v = 1 THEN reverted_at ELSE created_at END AS updated_at
-        FROM (SELECT *, {_VERSIONS} FROM daily_rows) WHERE {where}"""
+    """Row versions: every row as created (reverted_at null) in the batch of its created_at and, for reverted
+    rows, the version with reverted_at set (newer updated_at), which always goes to the later delivery."""
+    as_created = ("SELECT * REPLACE (CAST(NULL AS BIGINT) AS reverted_at), created_at AS updated_at FROM daily_rows "
+                  f"WHERE created_at {'<=' if batch == 1 else '>'} {cut}")
+    if batch == 1:
+        return as_created
+    return f"{as_created} UNION ALL SELECT *, reverted_at AS updated_at FROM daily_rows WHERE reverted_at IS NOT NULL"
 
 
 def _closed_through(instant: str, steps: list[tuple[int, int]]) -> str:
@@ -270,18 +267,22 @@ def _closed_through(instant: str, steps: list[tuple[int, int]]) -> str:
 
 def _revenue_events_sql(cut: int, batch: int, steps: list[tuple[int, int]]) -> str:
     """One event per row (is_revert false, when the row was created) and one per revert (is_revert true, when
-    it was reverted), recognized on the row's day and lock-adjusted at the instant it was emitted."""
+    it was reverted), recognized on the row's day and lock-adjusted at the instant it was emitted. The later
+    delivery also repeats about 1 % of the earlier events, unchanged (exact duplicates)."""
+    if batch == 1:
+        originals, reverts = f"created_at <= {cut}", f"reverted_at <= {cut}"
+    else:
+        duplicate = f"(line_key + di) % 97 = 0"
+        originals, reverts = f"created_at > {cut} OR {duplicate}", f"reverted_at > {cut}"
     events = f"""
-        SELECT * EXCLUDE (id, created_at, reverted_at),
-            'dle_' || substr(id, 5) || CASE WHEN v = 1 THEN 'V' ELSE 'E' END AS id,
-            CASE WHEN v = 1 THEN reverted_at ELSE created_at END AS created_at, v = 1 AS is_revert
-        FROM (SELECT *, {_VERSIONS} FROM daily_rows)"""
-    adjusted = f"""
+        SELECT * EXCLUDE (id, reverted_at), 'dle_' || substr(id, 5) || 'E' AS id, false AS is_revert
+        FROM daily_rows WHERE {originals}
+        UNION ALL BY NAME
+        SELECT * EXCLUDE (id, created_at, reverted_at), 'dle_' || substr(id, 5) || 'V' AS id,
+            reverted_at AS created_at, true AS is_revert
+        FROM daily_rows WHERE reverted_at IS NOT NULL AND {reverts}"""
+    return f"""
         SELECT *, created_at AS updated_at, timeframe_start AS "timestamp",
             CASE WHEN closed IS NOT NULL AND timeframe_start // {DAY} <= closed THEN (closed + 1) * {DAY}
                  ELSE timeframe_start END AS lock_adjusted_timestamp
         FROM (SELECT *, {_closed_through("created_at", steps)} AS closed FROM ({events}))"""
-    if batch == 1:
-        return f"SELECT * FROM ({adjusted}) WHERE created_at <= {cut}"
-    duplicate = f"created_at <= {cut} AND NOT is_revert AND (line_key + di) % 97 = 0"
-    return f"SELECT * FROM ({adjusted}) WHERE created_at > {cut} OR ({duplicate})"
