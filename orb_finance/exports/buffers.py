@@ -64,6 +64,3 @@ class Buffers:
             raise ValueError(f"{resource}: a later version needs a newer updated_at")
         self.add(resource, first)
         self.add(resource, final, batch=2)
-
-    def count(self) -> int:
-        return sum(len(rows) for rows in self.rows.values()) + len(self.daily_lines)

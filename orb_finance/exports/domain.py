@@ -58,11 +58,12 @@ class Invoice:
     memo: str | None = None
     replaces: str | None = None       # the voided invoice this one re-issues
     charge_id: str | None = None      # the succeeded processor charge, if any
-    show_earlier_version: bool = False
-    total_override: int | None = None  # deleted drafts carry a total but no lines
+    total_override: int | None = None  # deleted drafts carry a (tax-free) total but no lines
 
     @property
     def subtotal(self) -> int:
+        if self.total_override is not None:
+            return self.total_override
         return sum(line.rounded for line in self.lines)
 
     @property
@@ -71,8 +72,6 @@ class Invoice:
 
     @property
     def total(self) -> int:
-        if self.total_override is not None:
-            return self.total_override
         return self.subtotal + self.tax
 
     @property

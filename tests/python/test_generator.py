@@ -294,6 +294,7 @@ def test_invoice_totals_and_amount_due(con: duckdb.DuckDBPyConnection) -> None:
     assert scalar(con, """SELECT count(*) FROM cur.invoice_metadata i WHERE status <> 'draft' AND NOT EXISTS
                           (SELECT 1 FROM cur.invoice_line_item_billing l WHERE l.invoice_id = i.id)""") == 0
     assert scalar(con, "SELECT count(*) FROM cur.invoice_metadata WHERE status = 'draft' AND amount_due <> total") == 0
+    assert scalar(con, "SELECT count(*) FROM cur.invoice_metadata WHERE total < subtotal OR subtotal < 0") == 0
     # due date = invoice date + net terms of the subscription
     assert scalar(con, """SELECT count(*) FROM cur.invoice_metadata i JOIN cur.subscription s
                           ON s.id = i.subscription_id WHERE i.status <> 'draft'
