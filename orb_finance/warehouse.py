@@ -174,16 +174,15 @@ def build(
     )
 
 
-DELIVERY_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".jsonl", ".ndjson")
-
-
 def export_resources(export_dir: Path) -> list[str]:
     """The resource directories of an export that hold at least one delivery file."""
+    from .validate import is_delivery_file
+
     if not export_dir.is_dir():
         return []
     return sorted(
         d.name for d in export_dir.iterdir()
-        if d.is_dir() and any(f.name.lower().endswith(DELIVERY_SUFFIXES) for f in d.iterdir() if f.is_file())
+        if d.is_dir() and any(f.is_file() and is_delivery_file(f.name) for f in d.iterdir())
     )
 
 
