@@ -668,13 +668,12 @@ def test_file_encodings(tiny_exports: dict[str, Path]) -> None:
 
 # --- end to end: the real dbt staging build ------------------------------------------------------------------
 
-def _staging_build(export_dir: Path, builder: Any) -> warehouse.DbtResult:
+def _staging_build(export_dir: Path, db_path: Path, target_path: Path) -> warehouse.DbtResult:
     """dbt build of the staging models and the tests on staging alone (not tests that also need marts)."""
-    for stale in (builder.db_path, builder.db_path.with_suffix(".duckdb.wal")):
+    for stale in (db_path, db_path.with_suffix(".duckdb.wal")):
         stale.unlink(missing_ok=True)
-    return warehouse.build(export_dir, builder.db_path, select=["staging"],
-                           extra_args=["--indirect-selection", "cautious"], target_path=builder.target_path,
-                           show_progress=False)
+    return warehouse.build(export_dir, db_path, select=["staging"], extra_args=["--indirect-selection", "cautious"],
+                           target_path=target_path, show_progress=False)
 
 
 def _assert_clean(result: warehouse.DbtResult) -> None:
@@ -688,18 +687,27 @@ def _assert_clean(result: warehouse.DbtResult) -> None:
     assert sum(n.resource_type == "test" for n in result.nodes) > 100
 
 
-def test_staging_builds_with_every_test_passing(export: Path, dbt_builder: Any) -> None:
-    _assert_clean(_staging_build(export, dbt_builder))
-
-
-def test_staging_reads_csv_and_jsonl(tiny_exports: dict[str, Path], tmp_path: Path, dbt_builder: Any) -> None:
-    # Both text formats in one export directory (identical rows, deduplicated by id): one dbt run parses both.
-    mixed = tmp_path / "mixed"
+@pytest.fixture(scope="session")
+def staging_builds(export: Path, tiny_exports: dict[str, Path], tmp_path_factory: pytest.TempPathFactory,
+                   dbt_builder: Any) -> dict[str, warehouse.DbtResult]:
+    """Real dbt staging builds of the parquet export and of csv + jsonl."""
+    # Both text formats in one export directory (identical rows, deduplicated by id): one build parses both.
+    root = tmp_path_factory.mktemp("text_build")
+    mixed = root / "export"
     for fmt in ("csv", "jsonl"):
         for path in tiny_exports[fmt].rglob("*"):
             if path.is_file():
                 dest = mixed / path.parent.name / path.name
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.write_bytes(path.read_bytes())
-    result = _staging_build(mixed, dbt_builder)
-    _assert_clean(result)
+    # One after the other at the session's warehouse and target paths: the second build reuses dbt's parse.
+    return {name: _staging_build(path, dbt_builder.db_path, dbt_builder.target_path)
+            for name, path in (("parquet", export), ("text", mixed))}
+
+
+def test_staging_builds_with_every_test_passing(staging_builds: dict[str, warehouse.DbtResult]) -> None:
+    _assert_clean(staging_builds["parquet"])
+
+
+def test_staging_reads_csv_and_jsonl(staging_builds: dict[str, warehouse.DbtResult]) -> None:
+    _assert_clean(staging_builds["text"])
