@@ -672,8 +672,7 @@ def _staging_build(export_dir: Path, db_path: Path, target_path: Path) -> wareho
     """dbt build of the staging models and the tests on staging alone (not tests that also need marts)."""
     for stale in (db_path, db_path.with_suffix(".duckdb.wal")):
         stale.unlink(missing_ok=True)
-    return warehouse.build(export_dir, db_path, select=["staging"], extra_args=["--indirect-selection", "cautious"],
-                           target_path=target_path, show_progress=False)
+    return warehouse.build(export_dir, db_path, select=["staging"], target_path=target_path, show_progress=False)
 
 
 def _assert_clean(result: warehouse.DbtResult) -> None:
