@@ -33,7 +33,8 @@ def run(*, customers: int, months: int, seed: int, console: Console, err_console
         raise OrbFinanceError(f"dbt build failed ({counts}): {result.reason()}")
     console.print(f"dbt build: {counts} in {result.elapsed:.1f}s")
 
-    console.print(headline_table(currency_headlines(db_path)), width=max(console.width, 110))
+    # wide enough for yen amounts even when stdout is not a terminal (rich then assumes 80 columns)
+    Console(file=console.file, width=max(console.width, 110)).print(headline_table(currency_headlines(db_path)))
     tables = table_row_counts(db_path)
     console.print(f"Warehouse: {db_path} ({len(tables)} tables in schemas staging and marts; AR as of {as_of})")
     console.print(f"Export:    {export_dir}")
