@@ -27,9 +27,9 @@ final as (
         lines.item_id,
         lines.name as line_name,
         lines.quantity,
-        cast(lines.amount as decimal(18, 6)) as amount,
-        cast(coalesce(lines.tax_amount, 0) as decimal(18, 6)) as tax_amount,
-        cast(lines.amount + coalesce(lines.tax_amount, 0) as decimal(18, 6)) as total
+        {{ to_money("lines.amount") }} as amount,
+        {{ to_money("coalesce(lines.tax_amount, 0)") }} as tax_amount,
+        {{ to_money("lines.amount + coalesce(lines.tax_amount, 0)") }} as total
     from lines
     inner join memos
         on lines.credit_note_id = memos.credit_note_id

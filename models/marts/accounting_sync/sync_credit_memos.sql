@@ -18,8 +18,8 @@ live_lines as (
 
     select
         credit_note_id,
-        cast(sum(amount) as decimal(18, 6)) as amount,
-        cast(sum(coalesce(tax_amount, 0)) as decimal(18, 6)) as tax_amount,
+        {{ to_money("sum(amount)") }} as amount,
+        {{ to_money("sum(coalesce(tax_amount, 0))") }} as tax_amount,
         cast(count(*) as integer) as line_count
     from {{ ref('int_credit_note_lines_live') }}
     group by credit_note_id
@@ -40,9 +40,9 @@ final as (
         credit_notes.memo,
         coalesce(credit_notes.created_at, credit_notes.updated_at) as created_at,
         cast(coalesce(credit_notes.created_at, credit_notes.updated_at) as date) as credit_note_date,
-        coalesce(live_lines.amount, cast(0 as decimal(18, 6))) as amount,
-        coalesce(live_lines.tax_amount, cast(0 as decimal(18, 6))) as tax_amount,
-        cast(coalesce(live_lines.amount, 0) + coalesce(live_lines.tax_amount, 0) as decimal(18, 6)) as total,
+        coalesce(live_lines.amount, {{ to_money("0") }}) as amount,
+        coalesce(live_lines.tax_amount, {{ to_money("0") }}) as tax_amount,
+        {{ to_money("coalesce(live_lines.amount, 0) + coalesce(live_lines.tax_amount, 0)") }} as total,
         coalesce(live_lines.line_count, 0) as line_count,
         credit_notes.voided_at,
         credit_notes.deleted_at,

@@ -40,9 +40,9 @@ final as (
         lines.price_id,
         lines.name as line_name,
         lines.quantity,
-        cast(coalesce(lines.rounded_amount, 0) as decimal(18, 6)) as amount,
-        cast(coalesce(lines.tax_amount, 0) as decimal(18, 6)) as tax_amount,
-        cast(coalesce(lines.rounded_amount, 0) + coalesce(lines.tax_amount, 0) as decimal(18, 6)) as total,
+        {{ to_money("coalesce(lines.rounded_amount, 0)") }} as amount,
+        {{ to_money("coalesce(lines.tax_amount, 0)") }} as tax_amount,
+        {{ to_money("coalesce(lines.rounded_amount, 0) + coalesce(lines.tax_amount, 0)") }} as total,
         lines.start_date,
         lines.end_date
     from lines

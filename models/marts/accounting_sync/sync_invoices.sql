@@ -18,8 +18,8 @@ line_totals as (
 
     select
         invoice_id,
-        cast(sum(amount) as decimal(18, 6)) as line_amount,
-        cast(sum(tax_amount) as decimal(18, 6)) as line_tax_amount,
+        {{ to_money("sum(amount)") }} as line_amount,
+        {{ to_money("sum(tax_amount)") }} as line_tax_amount,
         cast(count(*) as integer) as line_count
     from {{ ref('sync_invoice_lines') }}
     group by invoice_id
@@ -40,17 +40,14 @@ final as (
         cast(coalesce(invoices.issued_at, invoices.invoice_date) as date) as issued_date,
         invoices.paid_at,
         invoices.voided_at,
-        cast(invoices.total as decimal(18, 6)) as total,
-        cast(coalesce(invoices.amount_due, invoices.total) as decimal(18, 6)) as amount_due,
-        cast(invoices.total - coalesce(invoices.amount_due, invoices.total) as decimal(18, 6))
+        {{ to_money("invoices.total") }} as total,
+        {{ to_money("coalesce(invoices.amount_due, invoices.total)") }} as amount_due,
+        {{ to_money("invoices.total - coalesce(invoices.amount_due, invoices.total)") }}
             as customer_balance_applied,
-        coalesce(line_totals.line_amount, cast(0 as decimal(18, 6))) as line_amount,
-        coalesce(line_totals.line_tax_amount, cast(0 as decimal(18, 6))) as line_tax_amount,
-        cast(
-            invoices.total
-            - coalesce(line_totals.line_amount, 0)
-            - coalesce(line_totals.line_tax_amount, 0)
-        as decimal(18, 6)) as adjustment_amount,
+        coalesce(line_totals.line_amount, {{ to_money("0") }}) as line_amount,
+        coalesce(line_totals.line_tax_amount, {{ to_money("0") }}) as line_tax_amount,
+        {{ to_money("invoices.total - coalesce(line_totals.line_amount, 0) - coalesce(line_totals.line_tax_amount, 0)") }}
+            as adjustment_amount,
         coalesce(line_totals.line_count, 0) as line_count,
         included.invoice_id is not null as is_included,
         invoices.is_voided,

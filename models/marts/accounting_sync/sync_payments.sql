@@ -24,7 +24,7 @@ from_attempts as (
         invoices.invoice_number,
         invoices.customer_id,
         invoices.currency,
-        cast(attempts.amount as decimal(18, 6)) as amount,
+        {{ to_money("attempts.amount") }} as amount,
         coalesce(attempts.created_at, invoices.paid_at, attempts.updated_at) as paid_at,
         'payment_attempt' as payment_source,
         attempts.payment_provider,

@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import importlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol, Sequence, Union, runtime_checkable
 
@@ -149,13 +149,29 @@ class Outcome:
         return self.error is None
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _canonical(value: Any) -> Any:
+    """A payload as plain JSON values: [class, field values...] for dataclasses, text for decimals and dates."""
+    cls = type(value)
+    if value is None or cls is str or cls is int or cls is bool:
+        return value
+    if cls is Decimal or cls is dt.date:
+        return str(value)
+    if cls is tuple or cls is list:
+        return [_canonical(v) for v in value]
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        if not is_dataclass(value):
+            return str(value)
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(value))
+    return [cls.__name__, *[_canonical(getattr(value, n)) for n in names]]
+
+
 def payload_hash(payload: Payload) -> str:
     """sha256 of the payload's canonical JSON: what was sent, to tell later whether Orb's data changed."""
-    def default(value: Any) -> str:
-        if isinstance(value, (Decimal, dt.date)):
-            return str(value)
-        raise TypeError(type(value).__name__)
-    text = json.dumps({"type": type(payload).__name__, **asdict(payload)}, sort_keys=True, default=default)
+    text = json.dumps(_canonical(payload), separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

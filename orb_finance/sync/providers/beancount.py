@@ -82,6 +82,7 @@ class BeancountProvider:
         self.index = _Index()
         self._fd: int | None = None
         self._dirty = False
+        self._changed = False        # this run appended to (or repaired) the ledger
         self._open_ledger()
 
     def secrets(self) -> list[str]:
@@ -110,6 +111,7 @@ class BeancountProvider:
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         aside = self.path.with_name(f"{self.path.name}.torn-{stamp}")
         aside.write_bytes(data[len(keep):])
+        self._changed = True
         with open(self.path, "r+b") as fh:
             fh.truncate(len(keep))
             fh.flush()
@@ -166,6 +168,7 @@ class BeancountProvider:
         try:
             while written < len(data):         # one write() in practice; a short write (disk full) loops
                 written += os.write(self._fd, data[written:])
+            self._changed = True
         except OSError as exc:
             os.ftruncate(self._fd, start)      # never leave half an entry behind
             raise ProviderError(f"cannot write {self.path}: {exc}") from None
@@ -181,7 +184,7 @@ class BeancountProvider:
             self._sync()
             os.close(self._fd)
             self._fd = None
-            if self.check_after_run:
+            if self.check_after_run and self._changed:     # a run that wrote nothing left the ledger as it was
                 self.check()
 
     def check(self) -> None:
@@ -426,9 +429,14 @@ def _link(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_./-]+", "-", text)
 
 
+_NEEDS_ESCAPE = re.compile(r'[\\"\r\n\t]')
+
+
 def _q(value: Any) -> str:
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    text = re.sub(r"[\r\n\t]+", " ", text)
+    text = str(value)
+    if _NEEDS_ESCAPE.search(text):
+        text = text.replace("\\", "\\\\").replace('"', '\\"')
+        text = re.sub(r"[\r\n\t]+", " ", text)
     return f'"{text}"'
 
 

@@ -456,8 +456,9 @@ class TrytonProvider:
         return outcomes
 
     def _apply_memos(self, done: list[tuple[CreditMemoPayload, Outcome]]) -> None:
-        """Apply each credit note to its invoice (its receivable line becomes a payment line of the invoice)
-        while the invoice is open for at least the memo's total; reconcile invoices it settles."""
+        """Apply each adjustment credit note to its invoice (its receivable line becomes a payment line of the
+        invoice) while the invoice is open for at least the memo's total; reconcile invoices it settles. A
+        refund is not applied: Orb refunds paid invoices, so the money is owed back to the customer."""
         if not done:
             return
         memos = self._m("account.invoice", "read", [int(o.provider_id) for _, o in done], ["move", "account"])
@@ -474,8 +475,9 @@ class TrytonProvider:
         for (p, _), memo in zip(done, memos):
             inv = invoices.get(int(p.invoice_provider_id))
             line = line_of_move.get(memo["move"])
-            if inv is None or line is None or inv["state"] != "posted" or inv["amount_to_pay"] < p.total:
-                continue           # a paid invoice (a refund): the memo stays a credit on the customer's account
+            if (p.credit_note_type == "refund" or inv is None or line is None or inv["state"] != "posted"
+                    or inv["amount_to_pay"] < p.total):
+                continue   # a refund (Orb: on a paid invoice, owed to the customer): a credit on the party's account
             inv["amount_to_pay"] -= p.total
             writes += [[inv["id"]], {"payment_lines": [("add", [line])]}]
             touched.add(inv["id"])

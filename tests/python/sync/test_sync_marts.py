@@ -74,4 +74,4 @@ def test_payments_are_succeeded_attempts_or_one_synthetic_mark_paid_payment(day1
 def test_money_columns_are_decimal(day1):
     types = dict(rows(day1, "select column_name, data_type from information_schema.columns "
                             "where table_schema = 'marts' and table_name = 'sync_payments'"))
-    assert types["amount"] == "DECIMAL(18,6)"
+    assert types["amount"] == "DECIMAL(38,6)"          # money_type(), as every mart

@@ -1,0 +1,179 @@
+"""Accounting-sync benchmark: records per second into Beancount and into a real Tryton ERP.
+
+    .venv/bin/python scripts/bench_sync.py                      # Beancount 2000 x 12, Tryton 50 x 6
+    .venv/bin/python scripts/bench_sync.py --skip-tryton
+    .venv/bin/python scripts/bench_sync.py --beancount-customers 200 --tryton-customers 10
+
+Each provider gets a generated sample export (orbfin generate-sample), a real dbt build of the sync marts,
+and a fresh state store and ledger / database. Beancount: one full pass (timed with and without the
+bean-check the provider runs at the end), then a second pass that has nothing to send. Tryton: the same
+export synced twice into fresh copies of one template database, batched (many records per create and
+post call) and one record per call, for the speed-up. Records per second = sync records written / wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from orb_finance import warehouse  # noqa: E402
+from orb_finance.exports.generate import generate_sample  # noqa: E402
+from orb_finance.sync import engine, settings as sync_settings  # noqa: E402
+from orb_finance.sync.providers import tryton as tryton_provider  # noqa: E402
+from orb_finance.sync.providers import tryton_server  # noqa: E402
+
+SELECT = ["path:seeds", "path:models/staging", "+path:models/marts/accounting_sync"]
+console = Console()
+
+
+def build(work: Path, name: str, customers: int, months: int, seed: int) -> Path:
+    export, db = work / f"export_{name}", work / f"{name}.duckdb"
+    t = time.monotonic()
+    generate_sample(export, customers=customers, months=months, seed=seed, console=Console(quiet=True))
+    console.print(f"[{name}] generated {customers} customers x {months} months in {time.monotonic() - t:.1f}s")
+    t = time.monotonic()
+    result = warehouse.build(export, db, select=SELECT, extra_args=["--indirect-selection", "cautious"],
+                             target_path=work / f"target_{name}", show_progress=False)
+    if not result.success:
+        raise SystemExit(f"dbt build failed: {result.reason()}")
+    console.print(f"[{name}] dbt build of the sync marts in {time.monotonic() - t:.1f}s")
+    return db
+
+
+def sync_once(raw: dict, db: Path) -> tuple[engine.RunResult, float]:
+    s = sync_settings.from_mapping(raw)
+    t = time.monotonic()
+    result = engine.SyncEngine(s, db, show_progress=False).run()
+    return result, time.monotonic() - t
+
+
+def records(result: engine.RunResult) -> int:
+    return result.records_written
+
+
+def bench_beancount(work: Path, customers: int, months: int, rows: list) -> None:
+    db = build(work, "beancount", customers, months, seed=7)
+    ledger, state = work / "ledger" / "orb.beancount", work / "beancount_state.sqlite"
+    raw = {"provider": "beancount", "state_path": str(state),
+           "beancount": {"ledger_path": str(ledger), "check_after_run": False}}
+    result, seconds = sync_once(raw, db)
+    assert result.ok, result.failures[:3]
+    n = records(result)
+    rows.append(("beancount", f"{customers} x {months}, first run", n, seconds, n / seconds))
+    t = time.monotonic()
+    from orb_finance.sync.providers.beancount import BeancountProvider
+    BeancountProvider({"ledger_path": str(ledger), "check_after_run": False}).check()
+    check = time.monotonic() - t
+    rows.append(("beancount", "  + bean-check of the whole ledger", n, seconds + check, n / (seconds + check)))
+    raw["beancount"]["check_after_run"] = True
+    again, seconds2 = sync_once(raw, db)
+    assert again.sent == 0
+    rows.append(("beancount", "second run (nothing to send, incl. check)", records(again), seconds2, None))
+    console.print(f"[beancount] ledger {ledger.stat().st_size / 1e6:.1f} MB, "
+                  f"{sum(1 for _ in open(ledger, encoding='utf-8'))} lines; bean-check {check:.1f}s")
+
+
+def data_years(db: Path) -> list[int]:
+    import duckdb
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        lo, hi = con.execute("select min(d), max(d) from (select invoice_date d from marts.sync_invoices union all "
+                             "select credit_note_date from marts.sync_credit_memos union all "
+                             "select payment_date from marts.sync_payments)").fetchall()[0]
+    finally:
+        con.close()
+    return list(range(lo.year, hi.year + 1))
+
+
+def bench_tryton(work: Path, customers: int, months: int, rows: list) -> None:
+    db = build(work, "tryton", customers, months, seed=7)
+    years = data_years(db)
+    password = "bench-admin-pw"
+    os.environ["ORBFIN_BENCH_TRYTON_PASSWORD"] = password
+    t = time.monotonic()
+    template = tryton_server.template(work / "tryton_cache", years, password=password)
+    console.print(f"[tryton] template database (fiscal years {years[0]}-{years[-1]}) in {time.monotonic() - t:.1f}s")
+    calls: dict[str, int] = {}
+    spent: dict[str, float] = {}
+    original = tryton_provider.JsonRpc.call
+
+    def counting(self, method, *params):
+        calls[method] = calls.get(method, 0) + 1
+        t = time.monotonic()
+        try:
+            return original(self, method, *params)
+        finally:
+            spent[method] = spent.get(method, 0.0) + time.monotonic() - t
+    tryton_provider.JsonRpc.call = counting
+    documents: dict[str, float] = {}
+    speeds = {}
+    for mode, batch_size in (("batched", 50), ("one record per call", 1)):
+        directory = work / f"tryton_{batch_size}"
+        tryton_server.copy_database(template, directory, "orb")
+        calls.clear()
+        spent.clear()
+        with tryton_server.TrytonServer(directory, "orb") as server:
+            raw = {"provider": "tryton", "state_path": str(work / f"tryton_state_{batch_size}.sqlite"),
+                   "tryton": {**server.provider_settings("ORBFIN_BENCH_TRYTON_PASSWORD"), "batch_size": batch_size}}
+            result, seconds = sync_once(raw, db)
+        n = records(result)
+        speeds[mode] = n / seconds
+        rows.append(("tryton", f"{customers} x {months}, {mode}", n, seconds, n / seconds))
+        console.print(f"[tryton] {mode}: {dict(sorted(result.by_status().items()))}; "
+                      f"{sum(calls.values())} RPC calls ({calls.get('model.account.invoice.post', 0)} post, "
+                      f"{calls.get('model.account.invoice.create', 0)} invoice create)")
+        documents[mode] = sum(spent.get(f"model.account.invoice.{m}", 0.0) for m in ("create", "post"))
+        pay = sum(v for k, v in spent.items() if k.startswith("wizard.account.invoice.pay."))
+        console.print(f"[tryton] {mode}: {documents[mode]:.1f}s in invoice/credit-note create+post calls, "
+                      f"{pay:.1f}s in the pay wizard ({calls.get('wizard.account.invoice.pay.create', 0)} payments)")
+        if result.failures:
+            console.print(f"[tryton] first failure: {result.failures[0].orb_id}: {result.failures[0].error}")
+    tryton_provider.JsonRpc.call = original
+    console.print(f"[tryton] batching speed-up: x{speeds['batched'] / speeds['one record per call']:.2f} overall, "
+                  f"x{documents['one record per call'] / documents['batched']:.2f} on creating and posting invoices "
+                  "and credit notes")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--beancount-customers", type=int, default=2000)
+    parser.add_argument("--beancount-months", type=int, default=12)
+    parser.add_argument("--tryton-customers", type=int, default=50)
+    parser.add_argument("--tryton-months", type=int, default=6)
+    parser.add_argument("--skip-beancount", action="store_true")
+    parser.add_argument("--skip-tryton", action="store_true")
+    parser.add_argument("--work-dir", default=None, help="keep the exports, warehouses and ledgers here")
+    args = parser.parse_args(argv)
+    work = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="orbfin_bench_sync_"))
+    work.mkdir(parents=True, exist_ok=True)
+    rows: list = []
+    try:
+        if not args.skip_beancount:
+            bench_beancount(work, args.beancount_customers, args.beancount_months, rows)
+        if not args.skip_tryton:
+            bench_tryton(work, args.tryton_customers, args.tryton_months, rows)
+    finally:
+        if not args.work_dir:
+            shutil.rmtree(work, ignore_errors=True)
+    table = Table(title=f"orbfin sync benchmark ({dt.date.today()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})")
+    for col in ("provider", "run", "records", "seconds", "records/s"):
+        table.add_column(col, justify="left" if col in ("provider", "run") else "right")
+    for provider, run, n, seconds, rate in rows:
+        table.add_row(provider, run, f"{n:,}", f"{seconds:.1f}", f"{rate:,.0f}" if rate else "-")
+    console.print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
