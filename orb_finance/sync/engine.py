@@ -213,7 +213,7 @@ class SyncEngine:
             result = pass_.result
             result.elapsed = time.monotonic() - started
             store.finish_run(run_id, outcome, {f"{t}:{s}": n for (t, s), n in result.counts.items()}, result.skips,
-                             provider.name)
+                             provider.name, replace_skips=only is None)
             store.close()
         return result
 

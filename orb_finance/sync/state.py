@@ -168,11 +168,13 @@ class StateStore:
         return run_id
 
     def finish_run(self, run_id: str, outcome: str, counts: dict, skips: Sequence[tuple[str, str, str]],
-                   provider: str) -> None:
+                   provider: str, replace_skips: bool = True) -> None:
+        """Close a run; a full pass replaces the list of skipped objects (a resync of a few objects adds to it)."""
         with self.transaction() as con:
             con.execute("update sync_runs set finished_at = ?, outcome = ?, counts = ? where run_id = ?",
                         (utc_now(), outcome, json.dumps(counts, sort_keys=True), run_id))
-            con.execute("delete from sync_skips where provider = ?", (provider,))
+            if replace_skips:
+                con.execute("delete from sync_skips where provider = ?", (provider,))
             con.executemany("insert into sync_skips values (?, ?, ?, ?, ?)",
                             [(run_id, provider, t, o, r) for t, o, r in skips])
 
