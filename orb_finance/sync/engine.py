@@ -730,39 +730,31 @@ class _Pass:
         self._put(INVOICE, ready)
 
     def put_memos(self, plan: dict[str, list[Work]]) -> None:
-        d, ready = self.data, []
-        for w in plan["credit_memo"]:
-            memo = d.memos[w.orb_id]
-            ikey = (INVOICE, memo["invoice_id"])
-            ipid = self.live_id(ikey)
-            if ipid is None:
-                self.skip(w.key, self.why_not_live(ikey))
-                continue
-            if not memo["is_live"]:
-                self.skip(w.key, "the credit note is no longer live in Orb")
-                continue
-            inv = d.invoices[memo["invoice_id"]]
-            cpid = self.live_id((CUSTOMER, inv["customer_id"]))
-            w.payload = self.memo_payload(memo, ipid, cpid)
-            ready.append(w)
-        ready.sort(key=lambda w: (w.payload.memo_date, w.orb_id))
-        self._put(CREDIT_MEMO, ready)
+        self._put_invoice_children(
+            CREDIT_MEMO, plan["credit_memo"], self.data.memos, self.memo_payload, lambda p: p.memo_date,
+            gone=lambda memo: None if memo["is_live"] else "the credit note is no longer live in Orb")
 
     def put_payments(self, plan: dict[str, list[Work]]) -> None:
-        d, ready = self.data, []
-        for w in plan["payment"]:
-            pay = d.payments[w.orb_id]
-            ikey = (INVOICE, pay["invoice_id"])
+        self._put_invoice_children(
+            PAYMENT, plan["payment"], self.data.payments, self.payment_payload, lambda p: p.payment_date)
+
+    def _put_invoice_children(self, otype: str, works: list[Work], rows: dict, make_payload, date_of,
+                              gone=None) -> None:
+        """Credit memos and payments: each is sent once its invoice is live in the provider, in date order."""
+        ready = []
+        for w in works:
+            row = rows[w.orb_id]
+            ikey = (INVOICE, row["invoice_id"])
             ipid = self.live_id(ikey)
-            if ipid is None:
-                self.skip(w.key, self.why_not_live(ikey))
+            reason = self.why_not_live(ikey) if ipid is None else (gone(row) if gone else None)
+            if reason:
+                self.skip(w.key, reason)
                 continue
-            inv = d.invoices[pay["invoice_id"]]
-            cpid = self.live_id((CUSTOMER, inv["customer_id"]))
-            w.payload = self.payment_payload(pay, ipid, cpid)
+            inv = self.data.invoices[row["invoice_id"]]
+            w.payload = make_payload(row, ipid, self.live_id((CUSTOMER, inv["customer_id"])))
             ready.append(w)
-        ready.sort(key=lambda w: (w.payload.payment_date, w.orb_id))
-        self._put(PAYMENT, ready)
+        ready.sort(key=lambda w: (date_of(w.payload), w.orb_id))
+        self._put(otype, ready)
 
     # 5. removals -------------------------------------------------------------------------------------
 
