@@ -8,7 +8,8 @@ Steps, each timed, each process's peak RSS measured:
   1. generate a sample export (orbfin generate-sample) unless --reuse finds one;
   2. `dbt build` of every model and test into a fresh DuckDB file (a subprocess, as in production);
   3. bare DuckDB: in a fresh process and file, the very SQL dbt ran for every model (read from dbt's
-     manifest, in dependency order, over the same export views), with no dbt, no tests, no contracts;
+     manifest, in dependency order, over the same export views), with no dbt, no tests, no contracts,
+     and the profile's DuckDB settings (2 threads, memory_limit, UTC);
   4. check both warehouses hold the same rows in every mart.
 Prints both times, their ratio, input rows per second and peak memory; --json writes them to a file.
 """
@@ -81,6 +82,8 @@ db_path, plan_path = sys.argv[1], sys.argv[2]
 plan = json.load(open(plan_path))
 con = duckdb.connect(db_path)
 con.execute("SET TimeZone = 'UTC'")
+con.execute("SET threads = 2")
+con.execute("SET memory_limit = '" + plan["memory_limit"] + "'")   # the profile's settings: a fair comparison
 started = time.monotonic()
 for statement in plan["statements"]:
     con.execute(statement)
@@ -176,7 +179,8 @@ def main() -> int:
     shutil.rmtree(bare_dir, ignore_errors=True)
     bare_dir.mkdir(parents=True)
     plan = bare_dir / "plan.json"
-    plan.write_text(json.dumps({"statements": bare_plan(dbt_db, manifest)}))
+    plan.write_text(json.dumps({"statements": bare_plan(dbt_db, manifest),
+                                "memory_limit": os.environ.get("ORB_DUCKDB_MEMORY_LIMIT", "3GB")}))
     bare_db = bare_dir / "orb_finance.duckdb"
     out = subprocess.run([sys.executable, "-c", BARE_RUNNER, str(bare_db), str(plan)], check=True,
                          capture_output=True, text=True, env={**os.environ})
