@@ -43,7 +43,7 @@ def build(work: Path, name: str, customers: int, months: int, seed: int) -> Path
     generate_sample(export, customers=customers, months=months, seed=seed, console=Console(quiet=True))
     console.print(f"[{name}] generated {customers} customers x {months} months in {time.monotonic() - t:.1f}s")
     t = time.monotonic()
-    result = warehouse.build(export, db, select=SELECT, extra_args=["--indirect-selection", "cautious"],
+    result = warehouse.build(export, db, select=SELECT,
                              target_path=work / f"target_{name}", show_progress=False)
     if not result.success:
         raise SystemExit(f"dbt build failed: {result.reason()}")

@@ -31,7 +31,7 @@ def build_warehouse(dbt_builder, export: Path, keep_as: Path) -> Path:
     """A real dbt build of the sync marts (and everything they read) of `export`, kept at `keep_as`."""
     for stale in (dbt_builder.db_path, dbt_builder.db_path.with_suffix(".duckdb.wal")):
         stale.unlink(missing_ok=True)
-    result = warehouse.build(export, dbt_builder.db_path, select=SELECT, extra_args=["--indirect-selection", "cautious"],
+    result = warehouse.build(export, dbt_builder.db_path, select=SELECT,
                              target_path=dbt_builder.target_path, show_progress=False)
     assert result.success, result.reason()
     shutil.copyfile(dbt_builder.db_path, keep_as)

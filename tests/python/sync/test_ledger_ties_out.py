@@ -34,7 +34,7 @@ def generated_warehouse(dbt_builder, tmp_path_factory) -> Path:
         stale.unlink(missing_ok=True)
     result = warehouse.build(root / "export", dbt_builder.db_path,
                              select=[*SELECT, "+billings_monthly", "+deferred_revenue_rollforward"],
-                             extra_args=["--indirect-selection", "cautious"], target_path=dbt_builder.target_path,
+                             target_path=dbt_builder.target_path,
                              show_progress=False)
     assert result.success, result.reason()
     kept = root / "warehouse.duckdb"
