@@ -37,6 +37,8 @@ OBJECT_ALIASES = {"customer": CUSTOMER, "customers": CUSTOMER, "invoice": INVOIC
                   "credit_memo": CREDIT_MEMO, "credit-memo": CREDIT_MEMO, "credit_memos": CREDIT_MEMO,
                   "credit_note": CREDIT_MEMO, "credit-note": CREDIT_MEMO, "memo": CREDIT_MEMO,
                   "payment": PAYMENT, "payments": PAYMENT}
+# The statuses of an attempt a run still has to finish.
+UNFINISHED = (st.PENDING, st.RETRIED, st.RESYNCED)
 
 
 def object_type(name: str) -> str:
@@ -460,6 +462,19 @@ class _Pass:
             return None
         return None
 
+    def planned_put(self, key: tuple[str, str], wanted: bool, resume: dict) -> Work | None:
+        """put_action, with a skip reason recorded as a skip."""
+        w = self.put_action(key, wanted, resume)
+        if isinstance(w, str):
+            self.skip(key, w)
+            return None
+        return w
+
+    def unfinished(self, key: tuple[str, str], resume: dict) -> bool:
+        """An attempt on the object is still open: pending, marked retried or resynced, or resumed after a crash."""
+        h = self.hist.get(key)
+        return key in resume or (h is not None and h.latest.status in UNFINISHED)
+
     def plan(self, resume: dict[tuple[str, str], Work]) -> dict[str, list[Work]]:
         d = self.data
         plan: dict[str, list[Work]] = {"customer": [], "invoice": [], "credit_memo": [], "payment": [],
@@ -478,18 +493,15 @@ class _Pass:
                 if reason:
                     self.skip(key, reason)
                     continue
-            if inv["is_voided"] and (h is None or h.latest.status not in (st.PENDING, st.RETRIED, st.RESYNCED)) \
-                    and key not in resume:
+            if inv["is_voided"] and not self.unfinished(key, resume):
                 continue   # handled by the void stage (or never sent)
-            w = self.put_action(key, wanted, resume)
-            if isinstance(w, str):
-                self.skip(key, w)
-            elif w is not None:
+            w = self.planned_put(key, wanted, resume)
+            if w is not None:
                 invoice_works.append((w, inv))
         # customers those invoices need, and customers with their own unfinished attempts
         needed = {inv["customer_id"] for _, inv in invoice_works}
         for (otype, oid), h in self.hist.items():
-            if otype == CUSTOMER and h.latest.status in (st.PENDING, st.RETRIED, st.RESYNCED) and self.in_scope((otype, oid)):
+            if otype == CUSTOMER and h.latest.status in UNFINISHED and self.in_scope((otype, oid)):
                 needed.add(oid)
         for cid in sorted(needed):
             key = (CUSTOMER, cid)
@@ -504,10 +516,8 @@ class _Pass:
                 self.skip(key, "no provider customer is mapped and create_customers is off "
                                f"(orbfin sync map-customer {cid} PROVIDER_CUSTOMER_ID)")
                 continue
-            w = self.put_action(key, True, resume)
-            if isinstance(w, str):
-                self.skip(key, w)
-            elif w is not None:
+            w = self.planned_put(key, True, resume)
+            if w is not None:
                 w.payload = CustomerPayload(orb_id=cid, name=row["customer_name"] or cid, currency=row["currency"],
                                             email=row["email"], external_customer_id=row["external_customer_id"])
                 plan["customer"].append(w)
@@ -520,15 +530,11 @@ class _Pass:
             key = (CREDIT_MEMO, mid)
             if not self.in_scope(key):
                 continue
-            h = self.hist.get(key)
             wanted = bool(memo["is_live"])
-            if not wanted and (h is None or h.latest.status not in (st.PENDING, st.RETRIED, st.RESYNCED)) \
-                    and key not in resume:
+            if not wanted and not self.unfinished(key, resume):
                 continue
-            w = self.put_action(key, wanted, resume)
-            if isinstance(w, str):
-                self.skip(key, w)
-            elif w is not None:
+            w = self.planned_put(key, wanted, resume)
+            if w is not None:
                 w.invoice_number, w.amount, w.currency = memo["invoice_number"], memo["total"], memo["currency"]
                 plan["credit_memo"].append(w)
         # payments
@@ -538,16 +544,12 @@ class _Pass:
                 continue
             inv = d.invoices.get(pay["invoice_id"])
             wanted = inv is not None and not inv["is_voided"]
-            h = self.hist.get(key)
-            if not wanted and (h is None or h.latest.status not in (st.PENDING, st.RETRIED, st.RESYNCED)) \
-                    and key not in resume:
-                if h is None:
+            if not wanted and not self.unfinished(key, resume):
+                if key not in self.hist:
                     self.skip(key, f"invoice {pay['invoice_id']} was voided in Orb")
                 continue
-            w = self.put_action(key, wanted, resume)
-            if isinstance(w, str):
-                self.skip(key, w)
-            elif w is not None:
+            w = self.planned_put(key, wanted, resume)
+            if w is not None:
                 w.invoice_number, w.amount, w.currency = pay["invoice_number"], pay["amount"], pay["currency"]
                 plan["payment"].append(w)
 
@@ -593,7 +595,7 @@ class _Pass:
                 self.skip(key, f"{rec.action} failed (record {rec.record_id}): not retried until "
                                f"orbfin sync retry {rec.record_id}")
             return None
-        if h.live_provider_id or rec.status in (st.PENDING, st.RETRIED, st.RESYNCED):
+        if h.live_provider_id or rec.status in UNFINISHED:
             # the provider id is read when the removal runs: a put earlier in this pass may replace it
             return Work(key[0], key[1], action, removal=Removal(key[1], None, on_date, action))
         return None
