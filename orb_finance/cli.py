@@ -223,7 +223,8 @@ def _add_sync_parser(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="orbfin", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="orbfin", description="orb-finance: the finance warehouse (dbt + DuckDB) and accounting sync for Orb exports.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("generate-sample", help="write a realistic, deterministic sample Orb export")
