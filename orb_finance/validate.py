@@ -21,7 +21,8 @@ from .errors import OrbFinanceError
 
 SOURCES_YML = paths.PROJECT_ROOT / "models" / "staging" / "orb" / "_orb__sources.yml"
 # The extensions `register_orb_sources` reads (macros/staging/register_orb_sources.sql).
-DELIVERY_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".jsonl", ".ndjson")
+DELIVERY_FORMATS = {".parquet": "parquet", ".csv": "csv", ".csv.gz": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+DELIVERY_SUFFIXES = tuple(DELIVERY_FORMATS)
 DEFAULT_MAX_AGE_HOURS = 36.0
 MAX_PROBLEMS_SHOWN = 20
 
@@ -87,8 +88,14 @@ def source_resources(sources_yml: Path = SOURCES_YML) -> dict[str, bool]:
     return out
 
 
+def delivery_format(name: str) -> str | None:
+    """parquet, csv or jsonl for a delivery file's name; None for anything else."""
+    lower = name.lower()
+    return next((fmt for suffix, fmt in DELIVERY_FORMATS.items() if lower.endswith(suffix)), None)
+
+
 def is_delivery_file(name: str) -> bool:
-    return name.lower().endswith(DELIVERY_SUFFIXES)
+    return delivery_format(name) is not None
 
 
 def validate_export(export_dir: str | os.PathLike[str], *, max_age_hours: float | None = DEFAULT_MAX_AGE_HOURS,

@@ -167,8 +167,8 @@ def build(
         args += ["--target", target]
     if target == "spark":
         export = paths.resolve(export_dir) if export_dir else paths.export_dir()
-        # Spark SQL cannot list a directory: tell the source hook which resources have files.
-        dbt_vars["orb_export_resources"] = export_resources(export) if export else []
+        # Spark SQL cannot list a directory: tell the source hook which resources have files, in which format.
+        dbt_vars["orb_export_resources"] = export_resources(export) if export else {}
         extra_env["SPARK_LOCAL_IP"] = "127.0.0.1"
         if spark_warehouse:
             extra_env["ORB_SPARK_WAREHOUSE"] = str(paths.resolve(spark_warehouse))
@@ -178,16 +178,21 @@ def build(
     )
 
 
-def export_resources(export_dir: Path) -> list[str]:
-    """The resource directories of an export that hold at least one delivery file."""
-    from .validate import is_delivery_file
+def export_resources(export_dir: Path) -> dict[str, str]:
+    """The resource directories of an export that hold delivery files, each with their format (parquet, csv,
+    jsonl; formats joined by a comma when a directory mixes them, which Spark's source hook refuses)."""
+    from .validate import delivery_format
 
     if not export_dir.is_dir():
-        return []
-    return sorted(
-        d.name for d in export_dir.iterdir()
-        if d.is_dir() and any(f.is_file() and is_delivery_file(f.name) for f in d.iterdir())
-    )
+        return {}
+    found: dict[str, str] = {}
+    for d in sorted(export_dir.iterdir()):
+        if not d.is_dir():
+            continue
+        formats = sorted({fmt for f in d.iterdir() if f.is_file() and (fmt := delivery_format(f.name))})
+        if formats:
+            found[d.name] = ",".join(formats)
+    return found
 
 
 # --- dbt's JSON log -----------------------------------------------------------------------------------

@@ -192,48 +192,95 @@
 {% endmacro %}
 
 
-{#- Spark: one view per resource directory of parquet files (`parquet.<dir>`), with the file and the
-    1-based record number from Spark's hidden `_metadata` column. Spark SQL cannot list a directory, so the
-    resources present come from the var `orb_export_resources` (orbfin and `make test-spark` pass it); a
-    declared resource missing from that list is an empty view. -#}
+{#- Spark: one view per resource directory, with the file and the 1-based record number in it.
+    Spark SQL cannot list a directory, so which resources have files, and in which format, comes from the
+    var `orb_export_resources` (orbfin and `make test-spark` pass it): a mapping {resource: parquet | csv |
+    jsonl}, or a list of resources (all parquet). A declared resource missing from it is an empty view.
+    - parquet: ``parquet.`<dir>` ``, record number from `_metadata.row_index`.
+    - csv (.csv, .csv.gz): a table over the directory, every column text as on DuckDB (header names, RFC 4180
+      quotes, quoted newlines); record number = position in the file: each file is one split (multiLine), read
+      in order.
+    - jsonl (.jsonl, .ndjson): a table over the directory with every declared column as text (a number keeps
+      its digits, a nested object its JSON text, a missing key is null), as on DuckDB; record number as csv
+      (splits of one file are read in file order).
+    One format per resource directory: DuckDB reads a mix, Spark's file sources read a whole directory. -#}
 {% macro spark__register_orb_sources() %}
   {% if execute %}
     {% set root = orb_export_root() %}
-    {% set present = var('orb_export_resources', none) %}
+    {% set given = var('orb_export_resources', none) %}
+    {% if given is none %}
+      {% set present = none %}
+    {% elif given is mapping %}
+      {% set present = given %}
+    {% else %}
+      {% set present = {} %}
+      {% for name in given %}{% do present.update({name: 'parquet'}) %}{% endfor %}
+    {% endif %}
     {% set problems = [] %}
+    {% set statements = [] %}
     {% do run_query("create schema if not exists orb_export") %}
     {% for src in orb_source_tables() %}
       {% set declared = src.columns.values() | list %}
-      {% set exists = present is none or src.name in present %}
-      {% if not exists and src.meta.get('required_resource') %}
-        {% do problems.append("required resource '" ~ src.name ~ "' has no delivery files in " ~ root ~ "/" ~ src.name) %}
-      {% endif %}
-      {% if exists %}
-        {% set path = root ~ '/' ~ src.name %}
-        {% set described = run_query("describe query select * from parquet.`" ~ path ~ "`") %}
+      {% set fmt = 'parquet' if present is none else present.get(src.name) %}
+      {% set path = root ~ '/' ~ src.name %}
+      {% set files_table = 'orb_export.' ~ src.name ~ '__files' %}
+      {% if not fmt and src.meta.get('required_resource') %}
+        {% do problems.append("required resource '" ~ src.name ~ "' has no delivery files in " ~ path) %}
+      {% elif fmt and fmt not in ('parquet', 'csv', 'jsonl') %}
+        {% do problems.append("resource '" ~ src.name ~ "': " ~ path ~ " holds " ~ fmt ~ " delivery files; on Spark one "
+                               ~ "resource directory must hold one format (parquet, csv or jsonl)") %}
+      {% elif fmt %}
+        {% if fmt == 'parquet' %}
+          {% set reader = "parquet.`" ~ path ~ "`" %}
+          {% set file_sql = "_metadata.file_path" %}
+          {% set row_sql = "_metadata.row_index + 1" %}
+        {% else %}
+          {% do run_query("drop table if exists " ~ files_table) %}
+          {% if fmt == 'csv' %}
+            {% do run_query("create table " ~ files_table ~ " using csv options (path " ~ orb_sql_literal(path)
+                            ~ ", pathGlobFilter '*.{csv,csv.gz,CSV,CSV.GZ}', header 'true', multiLine 'true',"
+                            ~ " quote '\"', escape '\"', mode 'FAILFAST')") %}
+          {% else %}
+            {% set schema = [] %}
+            {% for col in declared %}{% do schema.append("`" ~ col.name ~ "` string") %}{% endfor %}
+            {% do run_query("create table " ~ files_table ~ " (" ~ schema | join(", ") ~ ") using json options (path "
+                            ~ orb_sql_literal(path) ~ ", pathGlobFilter '*.{jsonl,ndjson,JSONL,NDJSON}', mode 'FAILFAST')") %}
+          {% endif %}
+          {% set reader = "(select *, _metadata.file_path as _orb_file, monotonically_increasing_id() as _orb_seq from "
+                          ~ files_table ~ ") as delivered" %}
+          {% set file_sql = "_orb_file" %}
+          {% set row_sql = "row_number() over (partition by _orb_file order by _orb_seq)" %}
+        {% endif %}
+        {% set described = run_query("describe query select * from " ~ (files_table if fmt != 'parquet' else reader)) %}
         {% set have = described.rows | map(attribute=0) | map('lower') | list %}
         {% set selects = [] %}
         {% for col in declared %}
           {% if col.name in have %}
-            {% do selects.append("`" ~ col.name ~ "` as " ~ col.name) %}
+            {% if fmt == 'jsonl' %}
+              {% do selects.append("nullif(`" ~ col.name ~ "`, '') as " ~ col.name) %}
+            {% else %}
+              {% do selects.append("`" ~ col.name ~ "` as " ~ col.name) %}
+            {% endif %}
           {% elif col.meta.get('optional') %}
             {% do selects.append("cast(null as string) as " ~ col.name) %}
           {% else %}
             {% do problems.append("resource '" ~ src.name ~ "', files " ~ path ~ ": missing required column '" ~ col.name ~ "'") %}
           {% endif %}
         {% endfor %}
-        {% set body = "select " ~ selects | join(", ") ~ ", _metadata.file_path as _file, cast(_metadata.row_index + 1 as bigint) as _row from parquet.`" ~ path ~ "`" %}
+        {% do statements.append("create or replace view orb_export." ~ src.name ~ " as select " ~ selects | join(", ")
+                                ~ ", " ~ file_sql ~ " as _file, cast(" ~ row_sql ~ " as bigint) as _row from " ~ reader) %}
       {% else %}
         {% set cols = [] %}
         {% for col in declared %}{% do cols.append("cast(null as string) as " ~ col.name) %}{% endfor %}
-        {% set body = "select " ~ cols | join(", ") ~ ", cast(null as string) as _file, cast(null as bigint) as _row where 1 = 0" %}
-      {% endif %}
-      {% if not problems %}
-        {% do run_query("create or replace view orb_export." ~ src.name ~ " as " ~ body) %}
+        {% do statements.append("create or replace view orb_export." ~ src.name ~ " as select " ~ cols | join(", ")
+                                ~ ", cast(null as string) as _file, cast(null as bigint) as _row where 1 = 0") %}
       {% endif %}
     {% endfor %}
     {% if problems %}
       {{ exceptions.raise_compiler_error("The Orb export in " ~ root ~ " cannot be built:\n  - " ~ problems | join("\n  - ")) }}
     {% endif %}
+    {% for statement in statements %}
+      {% do run_query(statement) %}
+    {% endfor %}
   {% endif %}
 {% endmacro %}
