@@ -95,3 +95,19 @@ def test_every_staged_table_is_identical_on_spark(staged):
         assert only_duck == [] and only_spark == [], (table, only_duck[:2], only_spark[:2])
         compared_rows += con.execute(f"select count(*) from duck.staging.{table}").fetchall()[0][0]
     assert compared_rows > 1000
+
+
+def test_a_resource_directory_mixing_formats_is_refused_on_spark_by_name(staged, tmp_path):
+    # DuckDB reads a directory that mixes formats file by file; Spark's file sources read a whole directory.
+    _, spark_staging, chosen, _, _ = staged
+    root = spark_staging.parents[1]                 # <root>/spark-warehouse/staging.db
+    export = tmp_path / "export"
+    shutil.copytree(root / "export", export)
+    csv_resource = next(r for r, fmt in chosen.items() if fmt == "csv")
+    parquet_source = root / "parquet" / csv_resource
+    shutil.copy(next(parquet_source.glob("*.parquet")), export / csv_resource / "late_delivery.parquet")
+    result = warehouse.build(export, tmp_path / "unused.duckdb", select=["path:seeds"], target="spark",
+                             spark_warehouse=tmp_path / "spark-warehouse", target_path=tmp_path / "target",
+                             show_progress=False)
+    assert not result.success
+    assert f"resource '{csv_resource}'" in result.reason() and "csv,parquet" in result.reason()
