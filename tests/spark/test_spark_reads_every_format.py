@@ -12,8 +12,8 @@ import gzip
 import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
+from spark_compare import assert_same_table, build_on_both
 
 from orb_finance import warehouse
 from orb_finance.exports.generate import generate_sample
@@ -46,61 +46,35 @@ def mixed_export(root: Path) -> dict[str, str]:
 def staged(tmp_path_factory):
     root = tmp_path_factory.mktemp("spark_formats")
     chosen = mixed_export(root)
-    export = root / "export"
-    duck = warehouse.build(export, root / "orb_finance.duckdb", select=STAGING, target_path=root / "target-duckdb",
-                           show_progress=False)
-    assert duck.success, duck.reason()
-    spark_dir = root / "spark-warehouse"
-    spark = warehouse.build(export, root / "unused.duckdb", select=STAGING, target="spark", spark_warehouse=spark_dir,
-                            target_path=root / "target-spark", show_progress=False)
-    assert spark.success, spark.reason()
-    con = duckdb.connect()
-    con.execute(f"attach '{root / 'orb_finance.duckdb'}' as duck (read_only)")
-    yield con, spark_dir / "staging.db", chosen, duck, spark
-    con.close()
+    both = build_on_both(root / "export", root, select=STAGING)
+    yield root, chosen, both
+    both.con.close()
 
 
 def test_the_export_mixes_every_format(staged):
-    _, _, chosen, _, _ = staged
+    _, chosen, _ = staged
     assert set(chosen.values()) == set(FORMATS)
     assert len(chosen) >= 20
 
 
 def test_every_staging_model_and_test_ran_on_both(staged):
-    _, _, _, duck, spark = staged
-    assert duck.counts() == spark.counts()
-    assert duck.counts()["success"] >= 20 and duck.counts()["pass"] >= 100     # models and seeds; tests
+    _, _, both = staged
+    assert both.duck.counts() == both.spark.counts()
+    assert both.duck.counts()["success"] >= 20 and both.duck.counts()["pass"] >= 100     # models and seeds; tests
 
 
 def test_every_staged_table_is_identical_on_spark(staged):
-    con, spark_staging, _, _, _ = staged
-    tables = [r[0] for r in con.execute(
+    _, _, both = staged
+    tables = [r[0] for r in both.con.execute(
         "select table_name from information_schema.tables where table_catalog = 'duck' and table_schema = 'staging' "
         "and table_name like 'stg_orb__%' order by 1").fetchall()]
     assert len(tables) >= 20
-    compared_rows = 0
-    for table in tables:
-        spark_rel = f"read_parquet('{spark_staging / table}/*.parquet')"
-        duck_cols = con.execute(
-            "select column_name, data_type from information_schema.columns where table_catalog = 'duck' "
-            f"and table_schema = 'staging' and table_name = '{table}' order by ordinal_position").fetchall()
-        spark_cols = [(n, t) for n, t, *_ in con.execute(f"describe select * from {spark_rel}").fetchall()]
-        assert spark_cols == duck_cols, table
-        # Spark names a file by URI (file:///...), DuckDB by path: compare the path.
-        select = ", ".join(
-            "regexp_replace(source_file, '^file:(//)?', '') as source_file" if n == "source_file" else n
-            for n, _ in duck_cols)
-        only_duck = con.execute(f"select {select} from duck.staging.{table} except all select {select} from {spark_rel}").fetchall()
-        only_spark = con.execute(f"select {select} from {spark_rel} except all select {select} from duck.staging.{table}").fetchall()
-        assert only_duck == [] and only_spark == [], (table, only_duck[:2], only_spark[:2])
-        compared_rows += con.execute(f"select count(*) from duck.staging.{table}").fetchall()[0][0]
-    assert compared_rows > 1000
+    assert sum(assert_same_table(both, "staging", table) for table in tables) > 1000
 
 
 def test_a_resource_directory_mixing_formats_is_refused_on_spark_by_name(staged, tmp_path):
     # DuckDB reads a directory that mixes formats file by file; Spark's file sources read a whole directory.
-    _, spark_staging, chosen, _, _ = staged
-    root = spark_staging.parents[1]                 # <root>/spark-warehouse/staging.db
+    root, chosen, _ = staged
     export = tmp_path / "export"
     shutil.copytree(root / "export", export)
     csv_resource = next(r for r, fmt in chosen.items() if fmt == "csv")
