@@ -7,6 +7,7 @@ lock-adjusted timestamps, revert events, and exact duplicates of some events in 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 
@@ -195,22 +196,29 @@ class Emitter:
         values = self._billing_values(inv, line)
         row = schema.make_row("invoice_line_item_billing", id=line.id, created_at=inv.issued_at,
                               updated_at=inv.issued_at + 5 * MINUTE, **values)
-        if inv.voided_at is not None:
-            self.out.add_versions("invoice_line_item_billing", row, schema.replace(
-                "invoice_line_item_billing", row, voided_at=inv.voided_at, updated_at=inv.voided_at + 5 * MINUTE))
+        voided = inv.voided_at
+        final = None if voided is None else dict(voided_at=voided, updated_at=voided + 5 * MINUTE)
+        self.line_with_events("invoice_line_item_billing", row, final, "ilbe", at=inv.issued_at, ended=voided,
+                              revert_voided_at=voided, invoice_line_item_id=line.id, **values)
+
+    def line_with_events(self, resource: str, row: schema.Row, final: dict | None, id_prefix: str, *,
+                         at: dt.datetime, ended: dt.datetime | None, revert_voided_at: dt.datetime | None,
+                         **event_values) -> None:
+        """A line row (with its final, ended version in the later delivery when `final` is given) and its
+        `<resource>_event` row at `at`; when the line ended (voided or deleted), the event's revert at `ended`."""
+        if final is not None:
+            self.out.add_versions(resource, row, schema.replace(resource, row, **final))
         else:
-            self.out.add("invoice_line_item_billing", row)
-        issued = inv.issued_at
-        self.event_batch("invoice_line_item_billing_event", schema.make_row(
-            "invoice_line_item_billing_event", id=self.ids.new("ilbe"), created_at=issued, updated_at=issued,
-            invoice_line_item_id=line.id, timestamp=issued, lock_adjusted_timestamp=self.locks.adjust(issued, issued),
-            is_revert=False, **values))
-        if inv.voided_at is not None:
-            voided = inv.voided_at
-            self.event_batch("invoice_line_item_billing_event", schema.make_row(
-                "invoice_line_item_billing_event", id=self.ids.new("ilbe"), created_at=voided, updated_at=voided,
-                invoice_line_item_id=line.id, timestamp=issued, lock_adjusted_timestamp=self.locks.adjust(issued, voided),
-                is_revert=True, voided_at=voided, **values))
+            self.out.add(resource, row)
+        event = f"{resource}_event"
+        self.event_batch(event, schema.make_row(
+            event, id=self.ids.new(id_prefix), created_at=at, updated_at=at, timestamp=at,
+            lock_adjusted_timestamp=self.locks.adjust(at, at), is_revert=False, **event_values))
+        if ended is not None:
+            self.event_batch(event, schema.make_row(
+                event, id=self.ids.new(id_prefix), created_at=ended, updated_at=ended, timestamp=at,
+                lock_adjusted_timestamp=self.locks.adjust(at, ended), is_revert=True, voided_at=revert_voided_at,
+                **event_values))
 
     def daily_line(self, inv: Invoice, line: Line) -> None:
         """Queue the line for daily expansion (days of its service period before the export end)."""
@@ -275,9 +283,10 @@ class Emitter:
             reason=note.reason, subtotal=self.micro(note.subtotal), total=self.micro(note.total), memo=note.memo,
         )
         ended = note.voided_at or note.deleted_at
-        if ended is not None:
-            self.out.add_versions("credit_note", header, schema.replace(
-                "credit_note", header, voided_at=note.voided_at, deleted_at=note.deleted_at, updated_at=ended + MINUTE))
+        final = None if ended is None else dict(voided_at=note.voided_at, deleted_at=note.deleted_at,
+                                                updated_at=ended + MINUTE)
+        if final is not None:
+            self.out.add_versions("credit_note", header, schema.replace("credit_note", header, **final))
         else:
             self.out.add("credit_note", header)
         for line in note.lines:
@@ -289,23 +298,8 @@ class Emitter:
             )
             row = schema.make_row("credit_note_line_item", id=line.id, created_at=note.created_at,
                                   updated_at=note.created_at + 2 * MINUTE, **values)
-            if ended is not None:
-                self.out.add_versions("credit_note_line_item", row, schema.replace(
-                    "credit_note_line_item", row, voided_at=note.voided_at, deleted_at=note.deleted_at,
-                    updated_at=ended + MINUTE))
-            else:
-                self.out.add("credit_note_line_item", row)
-            at = note.created_at
-            self.event_batch("credit_note_line_item_event", schema.make_row(
-                "credit_note_line_item_event", id=self.ids.new("cnle"), created_at=at, updated_at=at,
-                credit_note_line_item_id=line.id, timestamp=at, lock_adjusted_timestamp=self.locks.adjust(at, at),
-                is_revert=False, **values))
-            if ended is not None:
-                self.event_batch("credit_note_line_item_event", schema.make_row(
-                    "credit_note_line_item_event", id=self.ids.new("cnle"), created_at=ended, updated_at=ended,
-                    credit_note_line_item_id=line.id, timestamp=at,
-                    lock_adjusted_timestamp=self.locks.adjust(at, ended), is_revert=True,
-                    voided_at=note.voided_at, **values))
+            self.line_with_events("credit_note_line_item", row, final, "cnle", at=note.created_at, ended=ended,
+                                  revert_voided_at=note.voided_at, credit_note_line_item_id=line.id, **values)
 
     # --- balance and ledger ----------------------------------------------------------------------------
 
