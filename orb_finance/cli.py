@@ -124,13 +124,14 @@ def _cmd_sync_records(args: argparse.Namespace) -> int:
         for otype, orb_id, reason in sync.skipped(args.config):
             console.print(f"{otype} {orb_id}: {reason}", markup=False, highlight=False, soft_wrap=True)
         return 0
-    rows, secrets = sync.list_records(args.config, status=args.status, object_type_name=args.object_type,
-                                      orb_id=args.orb_id, limit=args.limit)
+    rows = sync.list_records(args.config, status=args.status, object_type_name=args.object_type,
+                             orb_id=args.orb_id, limit=args.limit)
     if args.csv:
-        n = sync_records.write_csv(rows, paths.resolve(args.csv), secrets)
-        console.print(f"{n} record(s) written to {paths.resolve(args.csv)}")
+        target = paths.cli_path(args.csv)
+        n = sync_records.write_csv(rows, target)
+        console.print(f"{n} record(s) written to {target}")
     else:
-        console.print(sync_records.table(rows, secrets, title=f"{len(rows)} sync record(s), newest first"))
+        console.print(sync_records.table(rows, title=f"{len(rows)} sync record(s), newest first"))
     return 0
 
 

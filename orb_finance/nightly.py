@@ -329,41 +329,11 @@ def _run_sync(config, duckdb_path: Path, console: Console, show_progress: bool):
 
 
 def _sync_snapshot(config, note: str = ""):
-    """Each object by the latest status of its sync records, and the failed ones: the HTML's sync section.
+    """The accounting system as the sync's records describe it (orb_finance.sync.snapshot): the HTML's sync
+    section. None when the sync settings cannot be read."""
+    from .sync.snapshot import snapshot
 
-    This is the state of the accounting system, not this run's activity, so a second run that sent nothing
-    gives the same page. None when the sync settings cannot be read.
-    """
-    from .reports.html import SyncSnapshot
-    from .sync import settings as sync_settings
-    from .sync import state as sync_state
-    from .sync.providers import OBJECT_TYPES
-
-    try:
-        settings = sync_settings.load(str(config) if config else None)
-    except OrbFinanceError:
-        return None
-    counts: dict[str, dict[str, int]] = {t: {} for t in OBJECT_TYPES}
-    failed: list[dict[str, Any]] = []
-    if Path(settings.state_path).exists():
-        with sync_state.StateStore(settings.state_path) as store:
-            histories = store.histories(settings.provider)
-            skips = store.skips(settings.provider)
-        for (otype, _), h in sorted(histories.items()):
-            status = "removed" if h.removed and h.latest.status == sync_state.SYNCED else h.latest.status
-            by = counts.setdefault(otype, {})
-            by[status] = by.get(status, 0) + 1
-            if h.latest.status == sync_state.FAILED:
-                r = h.latest
-                failed.append({"record_id": r.record_id, "object_type": r.object_type, "orb_id": r.orb_id,
-                               "invoice_number": r.invoice_number, "amount": r.amount, "currency": r.currency,
-                               "error": r.error})
-        for otype, orb_id, _ in skips:
-            if (otype, orb_id) not in histories:
-                by = counts.setdefault(otype, {})
-                by["skipped"] = by.get("skipped", 0) + 1
-    failed.sort(key=lambda f: f["record_id"])
-    return SyncSnapshot(settings.provider, counts, failed, note)
+    return snapshot(config, note)
 
 
 def _outstanding_failures(config) -> list[dict[str, Any]]:

@@ -19,6 +19,11 @@ def resolve(path: str | os.PathLike[str]) -> Path:
     return p if p.is_absolute() else (PROJECT_ROOT / p).resolve()
 
 
+def cli_path(path: str | os.PathLike[str]) -> Path:
+    """A path given on the command line: relative to the current directory (SPEC §5)."""
+    return Path(os.path.expanduser(os.fspath(path))).resolve()
+
+
 def duckdb_path(override: str | os.PathLike[str] | None = None) -> Path:
     return resolve(override or os.environ.get("ORB_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH)
 

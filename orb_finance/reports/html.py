@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any, Callable, Sequence
 
+from ..sync.snapshot import SyncSnapshot  # noqa: F401  (the sync section's input; re-exported)
 from .headlines import CurrencyHeadline
 from .marts import Mart, format_money
 
@@ -26,15 +27,6 @@ STATUS_COLORS = {"synced": "#2e7d32", "resynced": "#00897b", "removed": "#607d8b
                  "retried": "#f58518", "failed": "#c62828", "skipped": "#9e9e9e"}
 BUCKETS = ["current", "1-30", "31-60", "61-90", "91+"]
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
-
-@dataclass
-class SyncSnapshot:
-    """The accounting system as the sync's records describe it: each object by its latest status."""
-    provider: str
-    counts: dict[str, dict[str, int]]              # object type -> status -> number of objects
-    failed: list[dict[str, Any]] = field(default_factory=list)   # the failed objects' latest records
-    note: str = ""                                  # e.g. why the sync did not run
 
 
 def esc(value: Any) -> str:

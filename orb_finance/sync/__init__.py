@@ -1,16 +1,15 @@
 """The accounting sync (SPEC §5): the functions `orbfin sync ...` calls, and the run summary it prints.
 
-engine.py decides and sends, state.py records attempts, settings.py reads the config, records.py is the
-record view, providers/ talk to the accounting systems.
+planner.py decides, engine.py sends and records, state.py keeps the attempts, lock.py makes it one sync at a time,
+settings.py reads the config, records.py is the record view, snapshot.py the report's view, reconcile.py ties the
+books to the warehouse, providers/ talk to the accounting systems.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Sequence
 
-from rich.console import Console
 from rich.table import Table
 
 from ..errors import OrbFinanceError
@@ -18,19 +17,24 @@ from . import records as rec
 from . import settings as cfg
 from . import state as st
 from .engine import SKIPPED, UP_TO_DATE, RunResult, SyncEngine, object_type
-from .providers import OBJECT_TYPES, provider_class
+from .lock import StateLock
+from .providers import OBJECT_TYPES
+from .snapshot import SyncSnapshot, snapshot
 
 SUMMARY_COLUMNS = [st.SYNCED, st.FAILED, st.PENDING, SKIPPED, UP_TO_DATE]
 
+__all__ = ["run", "resync", "retry", "map_customer", "list_records", "skipped", "snapshot", "SyncSnapshot",
+           "summary_table", "RunResult"]
 
-def run(config: str | None = None, duckdb_path: str | None = None, *, console: Console | None = None,
-        show_progress: bool = True) -> RunResult:
-    settings = cfg.load(config)
+
+def run(config: str | None = None, duckdb_path: str | None = None, *, console=None, show_progress: bool = True,
+        settings: cfg.Settings | None = None) -> RunResult:
+    settings = settings or cfg.load(config)
     return SyncEngine(settings, duckdb_path, console=console, show_progress=show_progress).run()
 
 
 def resync(object_type_name: str, orb_id: str, config: str | None = None, duckdb_path: str | None = None, *,
-           console: Console | None = None) -> RunResult:
+           console=None) -> RunResult:
     settings = cfg.load(config)
     return SyncEngine(settings, duckdb_path, console=console).resync(object_type_name, orb_id)
 
@@ -39,7 +43,7 @@ def retry(record_ids: Sequence[int], all_failed: bool, config: str | None = None
     if not record_ids and not all_failed:
         raise OrbFinanceError("Name the failed records to retry (orbfin sync records --status failed), or pass --all-failed.")
     settings = cfg.load(config)
-    with st.StateStore(settings.state_path) as store:
+    with StateLock(settings.state_path, "orbfin sync retry"), st.StateStore(settings.state_path) as store:
         return store.retry(record_ids, all_failed=all_failed, provider=settings.provider if all_failed else None)
 
 
@@ -49,16 +53,15 @@ def map_customer(orb_customer_id: str, provider_customer_id: str, config: str | 
 
 
 def list_records(config: str | None = None, *, status: str | None = None, object_type_name: str | None = None,
-                 orb_id: str | None = None, limit: int | None = None) -> tuple[list[st.Record], list[str]]:
-    """The record view, newest first, and the secret values to keep out of any output."""
+                 orb_id: str | None = None, limit: int | None = None) -> list[st.Record]:
+    """The record view, newest first (every secret the settings name is registered for redaction)."""
     settings = cfg.load(config)
     rec.validate_status(status)
     otype = object_type(object_type_name) if object_type_name else None
     if not Path(settings.state_path).exists():
-        return [], []
+        return []
     with st.StateStore(settings.state_path) as store:
-        records = store.records(status=status, object_type=otype, orb_id=orb_id, limit=limit)
-    return records, _secrets(settings)
+        return store.records(status=status, object_type=otype, orb_id=orb_id, limit=limit)
 
 
 def skipped(config: str | None = None) -> list[tuple[str, str, str]]:
@@ -67,16 +70,6 @@ def skipped(config: str | None = None) -> list[tuple[str, str, str]]:
         return []
     with st.StateStore(settings.state_path) as store:
         return store.skips(settings.provider)
-
-
-def _secrets(settings: cfg.Settings) -> list[str]:
-    """Values of the environment variables the settings name as secrets (to redact them everywhere)."""
-    out = []
-    for section in (settings.provider_settings or {},):
-        for key, var in section.items():
-            if str(key).endswith("_env") and var and os.environ.get(str(var)):
-                out.append(os.environ[str(var)])
-    return out
 
 
 def summary_table(result: RunResult) -> Table:
@@ -88,5 +81,7 @@ def summary_table(result: RunResult) -> Table:
     by = result.by_status()
     for otype in OBJECT_TYPES:
         counts = by.get(otype, {})
+        if not counts and otype not in ("customer", "invoice", "credit_memo", "payment"):
+            continue
         t.add_row(otype, *[str(counts.get(c, 0)) for c in SUMMARY_COLUMNS])
     return t

@@ -1,44 +1,46 @@
-"""One accounting-sync pass (SPEC §5): read the sync marts, apply the settings, decide per object, call the
-provider, record every attempt in the state store.
+"""One accounting-sync pass (SPEC §5): settle what a dead run left pending, plan (planner.py), send, record.
 
-Order of a pass: pending attempts of a dead run are resolved by looking them up; resyncs take their old
-objects out (payments, memos, then invoices); then customers → invoices → credit memos → payments are sent;
-voids come last (memos deleted before their invoice is voided). A dependent of a failed or skipped parent is
-skipped with the reason. Every send is written `pending` (committed) before the provider is called, and
-every create is preceded by a lookup by Orb id, so a killed run never leaves a duplicate.
+Owns the executor: the order of a pass (pending attempts settled by looking them up; resyncs take their old
+objects out; customers → invoices → credit memos → payments → customer-balance entries are sent, each once its
+parents are live; removals come last, dependents first), the rule that every send is written `pending`
+(committed) before the provider is called and every create is preceded by a lookup by Orb id (so a killed run
+never leaves a duplicate), and the bookkeeping commands (resync, map-customer). A pass holds the state store's
+lock (lock.py): one sync at a time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections import Counter, defaultdict
+from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
-import duckdb
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .. import paths
+from .. import redact
 from ..errors import OrbFinanceError
+from . import payloads as pl
 from . import state as st
-from .providers import (CREDIT_MEMO, CUSTOMER, INVOICE, OBJECT_TYPES, PAYMENT, CreditMemoPayload, CustomerPayload,
-                        InvoicePayload, LinePayload, Outcome, PaymentPayload, Provider, ProviderError,
-                        ProviderUnavailable, Removal, payload_hash, provider_class)
-from .records import redact
+from .lock import StateLock
+from .marts import SyncData, load_marts
+from .planner import (PUT_TYPES, SKIPPED, UNFINISHED, UP_TO_DATE, Key, Plan, Work, amount_text, plan as make_plan)
+from .providers import (BALANCE_TRANSACTION, CREDIT_MEMO, CUSTOMER, INVOICE, OBJECT_TYPES, PAYMENT, Outcome, Pending,
+                        Provider, ProviderError, ProviderUnavailable, Removal, provider_class)
 from .settings import Settings
 
-MARTS = ("sync_customers", "sync_invoices", "sync_invoice_lines", "sync_credit_memos", "sync_credit_memo_lines",
-         "sync_payments")
 OBJECT_ALIASES = {"customer": CUSTOMER, "customers": CUSTOMER, "invoice": INVOICE, "invoices": INVOICE,
                   "credit_memo": CREDIT_MEMO, "credit-memo": CREDIT_MEMO, "credit_memos": CREDIT_MEMO,
                   "credit_note": CREDIT_MEMO, "credit-note": CREDIT_MEMO, "memo": CREDIT_MEMO,
-                  "payment": PAYMENT, "payments": PAYMENT}
-# The statuses of an attempt a run still has to finish.
-UNFINISHED = (st.PENDING, st.RETRIED, st.RESYNCED)
+                  "payment": PAYMENT, "payments": PAYMENT,
+                  "balance_transaction": BALANCE_TRANSACTION, "balance-transaction": BALANCE_TRANSACTION,
+                  "balance_transactions": BALANCE_TRANSACTION, "balance": BALANCE_TRANSACTION}
+
+__all__ = ["SyncEngine", "RunResult", "object_type", "load_marts", "SyncData", "UP_TO_DATE", "SKIPPED"]
 
 
 def object_type(name: str) -> str:
@@ -48,63 +50,7 @@ def object_type(name: str) -> str:
         raise OrbFinanceError(f"Unknown object type {name!r}; one of: {', '.join(OBJECT_TYPES)}.") from None
 
 
-# --- reading the marts ----------------------------------------------------------------------------------
-
-@dataclass
-class SyncData:
-    customers: dict[str, dict[str, Any]]
-    invoices: dict[str, dict[str, Any]]
-    lines: dict[str, list[dict[str, Any]]]
-    memos: dict[str, dict[str, Any]]
-    memo_lines: dict[str, list[dict[str, Any]]]
-    payments: dict[str, dict[str, Any]]
-    memos_by_invoice: dict[str, list[str]] = field(default_factory=dict)
-    payments_by_invoice: dict[str, list[str]] = field(default_factory=dict)
-
-
-def load_marts(duckdb_path: str | Path | None = None) -> SyncData:
-    """The six sync marts, with exact decimals (fetchall, never .df())."""
-    db = paths.duckdb_path(duckdb_path)
-    if not db.exists():
-        raise OrbFinanceError(f"Warehouse {db} does not exist: run `orbfin build` (or `orbfin nightly`) first.")
-    try:
-        con = duckdb.connect(str(db), read_only=True)
-    except duckdb.Error as exc:
-        raise OrbFinanceError(f"Cannot open the warehouse {db}: {exc}") from None
-    try:
-        def rows(table: str, order: str) -> list[dict[str, Any]]:
-            try:
-                cur = con.execute(f"select * from marts.{table} order by {order}")
-            except duckdb.CatalogException:
-                raise OrbFinanceError(f"Warehouse {db} has no marts.{table}: build the accounting_sync marts "
-                                      "(`orbfin build`).") from None
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, r)) for r in cur.fetchall()]
-
-        customers = {r["customer_id"]: r for r in rows("sync_customers", "customer_id")}
-        invoices = {r["invoice_id"]: r for r in rows("sync_invoices", "invoice_date, invoice_id")}
-        lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for r in rows("sync_invoice_lines", "invoice_id, line_number"):
-            lines[r["invoice_id"]].append(r)
-        memos = {r["credit_note_id"]: r for r in rows("sync_credit_memos", "credit_note_date, credit_note_id")}
-        memo_lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for r in rows("sync_credit_memo_lines", "credit_note_id, line_number"):
-            memo_lines[r["credit_note_id"]].append(r)
-        payments = {r["payment_id"]: r for r in rows("sync_payments", "payment_date, payment_id")}
-    finally:
-        con.close()
-    data = SyncData(customers, invoices, dict(lines), memos, dict(memo_lines), payments)
-    for mid, m in memos.items():
-        data.memos_by_invoice.setdefault(m["invoice_id"], []).append(mid)
-    for pid, p in payments.items():
-        data.payments_by_invoice.setdefault(p["invoice_id"], []).append(pid)
-    return data
-
-
 # --- the result of a pass -------------------------------------------------------------------------------
-
-UP_TO_DATE, SKIPPED = "up to date", "skipped"
-
 
 @dataclass
 class RunResult:
@@ -113,6 +59,7 @@ class RunResult:
     counts: Counter = field(default_factory=Counter)          # (object_type, status) -> n
     skips: list[tuple[str, str, str]] = field(default_factory=list)
     failures: list[st.Record] = field(default_factory=list)
+    changed: list[Key] = field(default_factory=list)          # synced objects whose Orb data changed since
     aborted: str | None = None
     elapsed: float = 0.0
     sent: int = 0                                             # provider writes (creates + removals)
@@ -132,51 +79,13 @@ class RunResult:
         return out
 
 
-# --- work items -----------------------------------------------------------------------------------------
-
-@dataclass
-class Work:
-    object_type: str
-    orb_id: str
-    action: str                              # create | resync | void | delete
-    payload: Any = None                      # the Payload of a put
-    removal: Removal | None = None           # what to take out (void/delete, or the old object of a resync)
-    record_id: int | None = None             # an attempt to continue (a pending one of a dead run, or phase A)
-    invoice_number: str | None = None
-    amount: Decimal | None = None
-    currency: str | None = None
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.object_type, self.orb_id)
-
-    def new_record(self) -> st.NewRecord:
-        return st.NewRecord(
-            object_type=self.object_type, orb_id=self.orb_id, action=self.action,
-            payload_hash=payload_hash(self.payload) if self.payload is not None else None,
-            provider_id=self.removal.provider_id if self.removal else None,
-            invoice_number=self.invoice_number, amount=_amount_text(self.amount), currency=self.currency)
-
-
-def _amount_text(amount: Decimal | None) -> str | None:
-    if amount is None:
-        return None
-    q = amount.normalize()
-    if q.as_tuple().exponent > -2:
-        q = q.quantize(Decimal("0.01"))
-    return format(q, "f")
-
-
-def _date(value: Any) -> dt.date | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    return value
+def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
+    for i in range(0, len(items), max(1, size)):
+        yield items[i:i + size]
 
 
 class SyncEngine:
-    """One pass over the marts for one provider. `only` restricts the pass to some objects (resync)."""
+    """The sync for one settings file. `only` restricts a pass to some objects (resync)."""
 
     def __init__(self, settings: Settings, duckdb_path: str | Path | None = None, *, provider: Provider | None = None,
                  console: Console | None = None, show_progress: bool = True, data: SyncData | None = None):
@@ -187,114 +96,124 @@ class SyncEngine:
         self.show_progress = show_progress
         self._data = data
 
-    # --- public entry points ----------------------------------------------------------------------
+    # --- public entry points (each holds the state store's lock) ------------------------------------
 
-    def run(self, only: set[tuple[str, str]] | None = None) -> RunResult:
-        started = time.monotonic()
-        data = self._data or load_marts(self.duckdb_path)
-        provider = self._provider or self._make_provider()
-        self.secrets = list(getattr(provider, "secrets", lambda: [])())
-        store = st.StateStore(self.settings.state_path)
-        run_id = store.begin_run(provider.name, self.settings.describe())
-        pass_ = _Pass(self, data, provider, store, run_id, only)
-        outcome = "crashed"
-        try:
-            try:
-                pass_.execute()
-                outcome = "failures" if pass_.result.failures else "ok"
-            except ProviderUnavailable as exc:
-                pass_.result.aborted = redact(str(exc), self.secrets)
-                outcome = "aborted"
-            finally:
-                try:
-                    provider.close()
-                except ProviderError as exc:      # e.g. the ledger check after the run
-                    pass_.result.aborted = redact(str(exc), self.secrets)
-                    outcome = "aborted"
-        finally:
-            result = pass_.result
-            result.elapsed = time.monotonic() - started
-            store.finish_run(run_id, outcome, {f"{t}:{s}": n for (t, s), n in result.counts.items()}, result.skips,
-                             provider.name, replace_skips=only is None)
-            store.close()
-        return result
-
-    # --- bookkeeping commands -------------------------------------------------------------------
+    def run(self, only: set[Key] | None = None) -> RunResult:
+        with StateLock(self.settings.state_path, "orbfin sync run"):
+            return self._run(only)
 
     def resync(self, object_type_name: str, orb_id: str) -> RunResult:
         """Mark the object's synced record `resynced` (an invoice: with its payments and credit memos) and send
         them again now: the old provider objects are taken out and new ones created."""
         otype = object_type(object_type_name)
-        data = self._data or load_marts(self.duckdb_path)
-        self._data = data
-        keys = [(otype, orb_id)]
-        if otype == INVOICE:
-            if orb_id not in data.invoices:
-                raise OrbFinanceError(f"Invoice {orb_id} is not in marts.sync_invoices.")
-            if data.invoices[orb_id]["is_voided"]:
-                raise OrbFinanceError(f"Invoice {orb_id} was voided in Orb: there is nothing to resync.")
-            keys += [(CREDIT_MEMO, m) for m in data.memos_by_invoice.get(orb_id, [])]
-            keys += [(PAYMENT, p) for p in data.payments_by_invoice.get(orb_id, [])]
-        with st.StateStore(self.settings.state_path) as store:
-            history = store.histories(self.settings.provider).get((otype, orb_id))
-            if history is None or history.latest.status != st.SYNCED or history.latest.action not in st.PUTS:
-                status = "never synced" if history is None else f"{history.latest.status} ({history.latest.action}, record {history.latest.record_id})"
-                raise OrbFinanceError(f"{otype} {orb_id} is {status}: only a synced object can be resynced"
-                                      + (" (a failed one is retried: orbfin sync retry)." if history and history.latest.status == st.FAILED else "."))
-            marked = store.mark_resynced(self.settings.provider, keys)
-        return self.run(only={(r.object_type, r.orb_id) for r in marked})
-
-    def _make_provider(self) -> Provider:
-        try:
-            return provider_class(self.settings.provider)(self.settings.provider_settings)
-        except (ProviderUnavailable, ProviderError) as exc:
-            raise OrbFinanceError(f"{self.settings.provider}: {exc}") from None
+        with StateLock(self.settings.state_path, f"orbfin sync resync {otype} {orb_id}"):
+            data = self._data or load_marts(self.duckdb_path)
+            self._data = data
+            keys = [(otype, orb_id)]
+            if otype == INVOICE:
+                if orb_id not in data.invoices:
+                    raise OrbFinanceError(f"Invoice {orb_id} is not in marts.sync_invoices.")
+                if data.invoices[orb_id]["is_voided"]:
+                    raise OrbFinanceError(f"Invoice {orb_id} was voided in Orb: there is nothing to resync.")
+                keys += [(CREDIT_MEMO, m) for m in data.memos_by_invoice.get(orb_id, [])]
+                keys += [(PAYMENT, p) for p in data.payments_by_invoice.get(orb_id, [])]
+            with st.StateStore(self.settings.state_path) as store:
+                history = store.histories(self.settings.provider).get((otype, orb_id))
+                if history is None or history.latest.status != st.SYNCED or history.latest.action not in st.PUTS:
+                    status = ("never synced" if history is None else
+                              f"{history.latest.status} ({history.latest.action}, record {history.latest.record_id})")
+                    raise OrbFinanceError(f"{otype} {orb_id} is {status}: only a synced object can be resynced"
+                                          + (" (a failed one is retried: orbfin sync retry)."
+                                             if history and history.latest.status == st.FAILED else "."))
+                marked = store.mark_resynced(self.settings.provider, keys)
+            return self._run(only={(r.object_type, r.orb_id) for r in marked})
 
     def map_customer(self, orb_customer_id: str, provider_customer_id: str) -> st.Record:
-        provider = self._provider or self._make_provider()
+        with StateLock(self.settings.state_path, f"orbfin sync map-customer {orb_customer_id}"):
+            provider = self._provider or self.make_provider()
+            try:
+                try:
+                    canonical = provider.check_customer(provider_customer_id)
+                except ProviderError as exc:
+                    raise OrbFinanceError(redact.redact(f"{self.settings.provider}: cannot map to customer "
+                                                        f"{provider_customer_id!r}: {exc}")) from None
+            finally:
+                provider.close()
+            with st.StateStore(self.settings.state_path) as store:
+                rid, = store.add(provider.name, None, [st.NewRecord(CUSTOMER, orb_customer_id, st.MAP,
+                                                                    provider_id=canonical)], status=st.SYNCED)
+                return store.get(rid)
+
+    def make_provider(self) -> Provider:
+        try:
+            return provider_class(self.settings.provider).from_settings(self.settings)
+        except (ProviderUnavailable, ProviderError) as exc:
+            raise OrbFinanceError(redact.redact(f"{self.settings.provider}: {exc}")) from None
+
+    # --- one pass ------------------------------------------------------------------------------------
+
+    def _run(self, only: set[Key] | None) -> RunResult:
+        started = time.monotonic()
+        data = self._data or load_marts(self.duckdb_path)
+        provider = self._provider or self.make_provider()
+        store = st.StateStore(self.settings.state_path)
+        run_id = store.begin_run(provider.name, self.settings.describe())
+        executor = Executor(self, data, provider, store, run_id, only)
+        outcome = "crashed"
         try:
             try:
-                canonical = provider.check_customer(provider_customer_id)
-            except ProviderError as exc:
-                raise OrbFinanceError(f"{self.settings.provider}: cannot map to customer {provider_customer_id!r}: {exc}") from None
+                executor.execute()
+                outcome = "failures" if executor.result.failures else "ok"
+            except ProviderUnavailable as exc:
+                executor.result.aborted = redact.redact(str(exc))
+                outcome = "aborted"
+            finally:
+                try:
+                    provider.close()
+                except (ProviderError, ProviderUnavailable) as exc:      # e.g. the ledger check after the run
+                    executor.result.aborted = redact.redact(str(exc))
+                    outcome = "aborted"
         finally:
-            provider.close()
-        with st.StateStore(self.settings.state_path) as store:
-            rid, = store.add(provider.name, None, [st.NewRecord(CUSTOMER, orb_customer_id, st.MAP, provider_id=canonical)],
-                             status=st.SYNCED)
-            return store.get(rid)
+            result = executor.result
+            result.elapsed = time.monotonic() - started
+            store.finish_run(run_id, outcome, {f"{t}:{s}": n for (t, s), n in result.counts.items()}, result.skips,
+                             provider.name, replace_skips=only is None)
+            if only is None:
+                store.set_meta(f"changed:{provider.name}", ",".join(f"{t}/{o}" for t, o in result.changed))
+            store.close()
+        return result
 
 
-class _Pass:
-    """The state of one run: histories, skips, counts; and the stages."""
+class Executor:
+    """Sends a plan and records every attempt: the state of one pass."""
 
     def __init__(self, engine: SyncEngine, data: SyncData, provider: Provider, store: st.StateStore, run_id: str,
-                 only: set[tuple[str, str]] | None):
+                 only: set[Key] | None):
         self.engine, self.settings, self.data = engine, engine.settings, data
         self.provider, self.store, self.run_id, self.only = provider, store, run_id, only
         self.hist = store.histories(provider.name)
         self.result = RunResult(run_id=run_id, provider=provider.name)
-        self.skipped: dict[tuple[str, str], str] = {}
-        self.batch = int(getattr(provider, "batch_size", 200))
+        self.skipped: dict[Key, str] = {}
+        self.batch = max(1, int(provider.batch_size))
         self.progress: Progress | None = None
         self.task = None
 
-    # --- helpers --------------------------------------------------------------------------------------
+    # --- bookkeeping ---------------------------------------------------------------------------------
 
-    def in_scope(self, key: tuple[str, str]) -> bool:
+    def in_scope(self, key: Key) -> bool:
         return self.only is None or key in self.only
 
-    def skip(self, key: tuple[str, str], reason: str) -> None:
+    def skip(self, key: Key, reason: str) -> None:
         if key not in self.skipped:
             self.skipped[key] = reason
             self.result.skips.append((key[0], key[1], reason))
             self.result.counts[(key[0], SKIPPED)] += 1
 
-    def live_id(self, key: tuple[str, str]) -> str | None:
+    def live_id(self, key: Key) -> str | None:
         h = self.hist.get(key)
         return h.live_provider_id if h else None
 
-    def why_not_live(self, key: tuple[str, str]) -> str:
+    def why_not_live(self, key: Key) -> str:
         """Why a parent is not in the provider, for its dependents' skip reasons."""
         otype, oid = key
         h = self.hist.get(key)
@@ -311,18 +230,15 @@ class _Pass:
         return f"{otype} {oid} is {rec.status} (record {rec.record_id})"
 
     def _note(self, rec_id: int, otype: str, oid: str, action: str, status: str, provider_id: str | None,
-              error: str | None) -> None:
-        """Mirror a new or settled attempt into the in-memory histories."""
-        h = self.hist.get((otype, oid))
+              error: str | None, pending_ref: str | None = None) -> None:
+        """Mirror a new or settled attempt into the in-memory histories (History.apply: the one liveness rule)."""
         rec = st.Record(rec_id, st.utc_now(), otype, oid, self.provider.name, action, provider_id, status, error,
-                        None, None, None, None, self.run_id)
+                        None, None, None, None, self.run_id, pending_ref)
+        h = self.hist.get((otype, oid))
         if h is None:
-            h = self.hist[(otype, oid)] = st.History(latest=rec, live_provider_id=None, removed=False)
-        h.latest = rec
-        if status == st.SYNCED and action in st.PUTS:
-            h.live_provider_id, h.removed, h.last_put = provider_id, False, rec
-        elif status == st.SYNCED and action in st.REMOVES:
-            h.live_provider_id, h.removed = None, True
+            self.hist[(otype, oid)] = st.History(latest=rec).apply(rec)
+        else:
+            h.apply(rec)
         if status in st.STATUSES:
             self.result.counts[(otype, status)] += 1
         if status == st.FAILED:
@@ -337,17 +253,22 @@ class _Pass:
                 ok.append(w)
                 if not keep_pending:
                     resolutions.append(st.Resolution(w.record_id, st.SYNCED, out.provider_id))
+            elif out.pending_ref is not None:
+                resolutions.append(st.Resolution(w.record_id, st.PENDING, pending_ref=redact.redact(out.pending_ref)))
             else:
-                resolutions.append(st.Resolution(w.record_id, st.FAILED, None, redact(out.error, self.engine.secrets)))
+                resolutions.append(st.Resolution(w.record_id, st.FAILED, None,
+                                                 redact.redact(out.error or "the provider did not say")))
         self.store.resolve(resolutions)
         for w, out in zip(works, outcomes):
             if out.ok and keep_pending:
                 continue
             if out.ok:
                 self._note(w.record_id, w.object_type, w.orb_id, w.action, st.SYNCED, out.provider_id, None)
+            elif out.pending_ref is not None:
+                self._note(w.record_id, w.object_type, w.orb_id, w.action, st.PENDING, None, None, out.pending_ref)
             else:
                 self._note(w.record_id, w.object_type, w.orb_id, w.action, st.FAILED, None,
-                           redact(out.error, self.engine.secrets))
+                           redact.redact(out.error or "the provider did not say"))
         return ok
 
     def _open_records(self, works: Sequence[Work]) -> None:
@@ -360,7 +281,7 @@ class _Pass:
                 w.record_id = rid
         if resumed:
             self.store.restart([w.record_id for w in resumed], self.run_id,
-                               [payload_hash(w.payload) if w.payload is not None else None for w in resumed])
+                               [pl.payload_hash(w.payload) if w.payload is not None else None for w in resumed])
 
     def _advance(self, n: int) -> None:
         if self.progress is not None:
@@ -370,8 +291,13 @@ class _Pass:
 
     def execute(self) -> None:
         resume = self.resolve_pending()
-        plan = self.plan(resume)
-        total = sum(len(v) for v in plan.values())
+        plan = make_plan(self.data, self.hist, self.settings, run_id=self.run_id, resume=resume, only=self.only)
+        for key, reason in plan.skips.items():
+            self.skip(key, reason)
+        for otype, n in plan.up_to_date.items():
+            self.result.counts[(otype, UP_TO_DATE)] += n
+        self.result.changed = list(plan.changed)
+        total = plan.size()
         show = self.engine.show_progress and total > 0
         if show:
             self.progress = Progress(TextColumn("sync {task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -380,26 +306,42 @@ class _Pass:
             self.task = self.progress.add_task(self.provider.name, total=total)
         try:
             self.take_out_resynced(plan)
-            self.put_customers(plan)
-            self.put_invoices(plan)
-            self.put_memos(plan)
-            self.put_payments(plan)
-            self.remove_memos(plan)
-            self.remove_invoices(plan)
+            for otype in PUT_TYPES:
+                if otype in self.provider.OBJECT_TYPES:
+                    self.put(otype, plan.puts[otype])
+                else:
+                    for w in plan.puts[otype]:
+                        self.skip(w.key, f"the {self.provider.name} provider does not book {otype} objects")
+            self.remove(CREDIT_MEMO, plan.removals[CREDIT_MEMO])
+            self.remove(PAYMENT, plan.removals[PAYMENT])
+            self.remove(BALANCE_TRANSACTION, plan.removals[BALANCE_TRANSACTION])
+            self.remove_invoices(plan.removals[INVOICE])
         finally:
             if show:
                 self.progress.__exit__(None, None, None)
 
-    # 1. pending attempts of a dead run --------------------------------------------------------------
+    # 1. pending attempts of a dead run (or an asynchronous provider) -----------------------------------
 
-    def resolve_pending(self) -> dict[tuple[str, str], Work]:
-        """Look up every object whose latest attempt is pending. Found (and not the object a resync was
-        replacing) → synced with its provider id; not found → the same record is sent again (returned)."""
-        resume: dict[tuple[str, str], Work] = {}
+    def resolve_pending(self) -> dict[Key, Work]:
+        """Settle every object whose latest attempt is pending. An asynchronous job is asked about (provider.settle);
+        any other pending attempt is looked up by Orb id: found (and not the object a resync was replacing) →
+        synced; not found → the same record is sent again (returned)."""
+        resume: dict[Key, Work] = {}
         for otype in OBJECT_TYPES:
             pending = [h.latest for (t, _), h in self.hist.items()
                        if t == otype and h.latest.status == st.PENDING and self.in_scope((t, h.latest.orb_id))]
-            for chunk in _chunks(pending, self.batch):
+            jobs = [r for r in pending if r.pending_ref]
+            for chunk in _chunks(jobs, self.batch):
+                outcomes = self.provider.settle(otype, [Pending(r.orb_id, r.action, r.provider_id, r.pending_ref)
+                                                        for r in chunk])
+                for rec, out in zip(chunk, outcomes):
+                    if out.not_found:
+                        resume[(otype, rec.orb_id)] = Work(otype, rec.orb_id, rec.action, record_id=rec.record_id)
+                    elif out.pending_ref is None:
+                        w = Work(otype, rec.orb_id, rec.action, record_id=rec.record_id)
+                        self._settle([w], [out])
+            plain = [r for r in pending if not r.pending_ref]
+            for chunk in _chunks(plain, self.batch):
                 found = self.provider.find(otype, [r.orb_id for r in chunk])
                 settled = []
                 for rec in chunk:
@@ -421,188 +363,41 @@ class _Pass:
                     else:
                         resume[(otype, rec.orb_id)] = Work(otype, rec.orb_id, rec.action, record_id=rec.record_id)
                 self.store.resolve(settled)
+                by_id = {r.record_id: r for r in chunk}
                 for res in settled:
-                    rec = next(r for r in chunk if r.record_id == res.record_id)
+                    rec = by_id[res.record_id]
                     self._note(rec.record_id, otype, rec.orb_id, rec.action, st.SYNCED, res.provider_id, None)
         return resume
 
-    # 2. what to do with each object -----------------------------------------------------------------
+    # 2. payloads, built when the parents are live --------------------------------------------------
 
-    def invoice_filter(self, inv: dict[str, Any]) -> str | None:
-        s = self.settings
-        if s.minimum_issue_date and inv["issued_date"] < s.minimum_issue_date:
-            return f"issued {inv['issued_date']}, before minimum_issue_date {s.minimum_issue_date}"
-        if s.minimum_amount is not None and inv["total"] < s.minimum_amount:
-            return f"total {_amount_text(inv['total'])} {inv['currency']} is below minimum_amount {s.minimum_amount}"
-        if s.skip_zero_invoices and inv["total"] == 0:
-            return "zero invoice (skip_zero_invoices)"
-        return None
-
-    def put_action(self, key: tuple[str, str], wanted: bool, resume: dict) -> Work | str | None:
-        """For an object that should exist in the provider: a Work, a skip reason, or None (nothing to do)."""
-        if key in resume and resume[key].action in st.PUTS:
-            return resume.pop(key)
-        h = self.hist.get(key)
-        if h is None:
-            return Work(key[0], key[1], st.CREATE) if wanted else None
-        rec = h.latest
-        if rec.status == st.FAILED:
-            return f"failed (record {rec.record_id}): not retried until orbfin sync retry {rec.record_id}"
-        if rec.status == st.RETRIED and rec.action in st.PUTS:
-            old = h.live_provider_id if rec.action == st.RESYNC else None
-            return Work(key[0], key[1], rec.action if rec.action != st.MAP else st.CREATE,
-                        removal=Removal(key[1], old, dt.date.today(), "resync") if old else None)
-        if rec.status == st.RESYNCED:
-            return Work(key[0], key[1], st.RESYNC,
-                        removal=Removal(key[1], rec.provider_id, dt.date.today(), "resync")
-                        if key[0] != CUSTOMER and rec.provider_id else None)
-        if rec.status == st.SYNCED and rec.action in st.PUTS:
-            if self.in_scope(key) and wanted and rec.run_id != self.run_id:
-                self.result.counts[(key[0], UP_TO_DATE)] += 1
-            return None
-        return None
-
-    def planned_put(self, key: tuple[str, str], wanted: bool, resume: dict) -> Work | None:
-        """put_action, with a skip reason recorded as a skip."""
-        w = self.put_action(key, wanted, resume)
-        if isinstance(w, str):
-            self.skip(key, w)
-            return None
-        return w
-
-    def unfinished(self, key: tuple[str, str], resume: dict) -> bool:
-        """An attempt on the object is still open: pending, marked retried or resynced, or resumed after a crash."""
-        h = self.hist.get(key)
-        return key in resume or (h is not None and h.latest.status in UNFINISHED)
-
-    def plan(self, resume: dict[tuple[str, str], Work]) -> dict[str, list[Work]]:
+    def payload_for(self, w: Work) -> Any:
+        """The payload of a put, or a skip reason (str) when a parent is not live or the object is gone."""
         d = self.data
-        plan: dict[str, list[Work]] = {"customer": [], "invoice": [], "credit_memo": [], "payment": [],
-                                       "remove_memo": [], "remove_invoice": []}
-
-        # invoices that should exist in the provider
-        invoice_works: list[tuple[Work, dict]] = []
-        for iid, inv in d.invoices.items():
-            key = (INVOICE, iid)
-            if not self.in_scope(key):
-                continue
-            h = self.hist.get(key)
-            wanted = not inv["is_voided"]
-            if wanted and h is None and key not in resume:
-                reason = self.invoice_filter(inv)
-                if reason:
-                    self.skip(key, reason)
-                    continue
-            if inv["is_voided"] and not self.unfinished(key, resume):
-                continue   # handled by the void stage (or never sent)
-            w = self.planned_put(key, wanted, resume)
-            if w is not None:
-                invoice_works.append((w, inv))
-        # customers those invoices need, and customers with their own unfinished attempts
-        needed = {inv["customer_id"] for _, inv in invoice_works}
-        for (otype, oid), h in self.hist.items():
-            if otype == CUSTOMER and h.latest.status in UNFINISHED and self.in_scope((otype, oid)):
-                needed.add(oid)
-        for cid in sorted(needed):
-            key = (CUSTOMER, cid)
-            row = d.customers.get(cid)
-            if row is None:
-                self.skip(key, "not in marts.sync_customers")
-                continue
-            h = self.hist.get(key)
-            if h is not None and h.live_provider_id and h.latest.status == st.SYNCED:
-                continue
-            if h is None and key not in resume and not self.settings.create_customers:
-                self.skip(key, "no provider customer is mapped and create_customers is off "
-                               f"(orbfin sync map-customer {cid} PROVIDER_CUSTOMER_ID)")
-                continue
-            w = self.planned_put(key, True, resume)
-            if w is not None:
-                w.payload = CustomerPayload(orb_id=cid, name=row["customer_name"] or cid, currency=row["currency"],
-                                            email=row["email"], external_customer_id=row["external_customer_id"])
-                plan["customer"].append(w)
-        for w, inv in invoice_works:
-            w.invoice_number, w.amount, w.currency = inv["invoice_number"], inv["total"], inv["currency"]
-            plan["invoice"].append(w)
-
-        # credit memos that should exist
-        for mid, memo in d.memos.items():
-            key = (CREDIT_MEMO, mid)
-            if not self.in_scope(key):
-                continue
-            wanted = bool(memo["is_live"])
-            if not wanted and not self.unfinished(key, resume):
-                continue
-            w = self.planned_put(key, wanted, resume)
-            if w is not None:
-                w.invoice_number, w.amount, w.currency = memo["invoice_number"], memo["total"], memo["currency"]
-                plan["credit_memo"].append(w)
-        # payments
-        for pid, pay in d.payments.items():
-            key = (PAYMENT, pid)
-            if not self.in_scope(key):
-                continue
-            inv = d.invoices.get(pay["invoice_id"])
-            wanted = inv is not None and not inv["is_voided"]
-            if not wanted and not self.unfinished(key, resume):
-                if key not in self.hist:
-                    self.skip(key, f"invoice {pay['invoice_id']} was voided in Orb")
-                continue
-            w = self.planned_put(key, wanted, resume)
-            if w is not None:
-                w.invoice_number, w.amount, w.currency = pay["invoice_number"], pay["amount"], pay["currency"]
-                plan["payment"].append(w)
-
-        # removals: memos no longer live in Orb, then invoices voided in Orb
-        for mid, memo in d.memos.items():
-            if memo["is_live"]:
-                continue
-            w = self.removal_action((CREDIT_MEMO, mid), st.DELETE, memo["removed_at"], resume)
-            if w is not None:
-                booked = self.hist[w.key].last_put if w.key in self.hist else None
-                w.invoice_number, w.currency = memo["invoice_number"], memo["currency"]
-                w.amount = Decimal(booked.amount) if booked is not None and booked.amount else memo["total"]
-                plan["remove_memo"].append(w)
-        for iid, inv in d.invoices.items():
-            if not inv["is_voided"]:
-                continue
-            w = self.removal_action((INVOICE, iid), st.VOID, inv["voided_at"], resume)
-            if w is not None:
-                w.invoice_number, w.amount, w.currency = inv["invoice_number"], inv["total"], inv["currency"]
-                plan["remove_invoice"].append(w)
-        # resumed attempts of objects no longer in the marts: leave them pending, say so
-        for key, w in resume.items():
-            if w not in plan.get(w.object_type, []) and not any(w is x for v in plan.values() for x in v):
-                self.skip(key, f"record {w.record_id} is pending but the object is no longer in the sync marts")
-        return plan
-
-    def removal_action(self, key: tuple[str, str], action: str, when: Any, resume: dict) -> Work | None:
-        if not self.in_scope(key):
-            return None
-        on_date = _date(when) or dt.date.today()
-        if key in resume and resume[key].action in st.REMOVES:
-            w = resume.pop(key)
-            w.removal = Removal(key[1], self._pending_pid(w.record_id), on_date, action)
-            return w
-        h = self.hist.get(key)
-        if h is None:
-            return None
-        rec = h.latest
-        if rec.action in st.REMOVES:
-            if rec.status == st.RETRIED:
-                return Work(key[0], key[1], action, removal=Removal(key[1], rec.provider_id, on_date, action))
-            if rec.status == st.FAILED:
-                self.skip(key, f"{rec.action} failed (record {rec.record_id}): not retried until "
-                               f"orbfin sync retry {rec.record_id}")
-            return None
-        if h.live_provider_id or rec.status in UNFINISHED:
-            # the provider id is read when the removal runs: a put earlier in this pass may replace it
-            return Work(key[0], key[1], action, removal=Removal(key[1], None, on_date, action))
-        return None
-
-    def _pending_pid(self, record_id: int | None) -> str | None:
-        rec = self.store.get(record_id) if record_id else None
-        return rec.provider_id if rec else None
+        for parent in w.parents:
+            if self.live_id(parent) is None:
+                return self.why_not_live(parent)
+        otype, oid = w.key
+        if otype == CUSTOMER:
+            return w.payload
+        if otype == INVOICE:
+            inv = d.invoices[oid]
+            return pl.invoice_payload(d, inv, self.live_id((CUSTOMER, inv["customer_id"])),
+                                      skip_zero_lines=self.settings.skip_zero_line_items)
+        if otype == CREDIT_MEMO:
+            memo = d.memos[oid]
+            if not memo["is_live"]:
+                return "the credit note is no longer live in Orb"
+            return pl.memo_payload(d, memo, self.live_id((INVOICE, memo["invoice_id"])),
+                                   self.live_id((CUSTOMER, memo["customer_id"])))
+        if otype == PAYMENT:
+            pay = d.payments[oid]
+            return pl.payment_payload(d, pay, self.live_id((INVOICE, pay["invoice_id"])),
+                                      self.live_id((CUSTOMER, pay["customer_id"])))
+        if otype == BALANCE_TRANSACTION:
+            row = d.balances[oid]
+            return pl.balance_payload(d, row, self.live_id((CUSTOMER, row["customer_id"])))
+        raise ValueError(otype)
 
     # 3. resync phase A: take out what must be replaced, dependents first ---------------------------
 
@@ -611,34 +406,40 @@ class _Pass:
         h = self.hist.get(w.key)
         last = h.last_put if h else None
         return (w.removal is not None and found.get(w.orb_id) == w.removal.provider_id and last is not None
-                and last.payload_hash == payload_hash(payload))
+                and last.payload_hash == pl.payload_hash(payload))
 
-    def take_out_resynced(self, plan: dict[str, list[Work]]) -> None:
+    def take_out_resynced(self, plan: Plan) -> None:
         """A resync sends again what changed or went missing. An object still in the provider exactly as it
         was sent is re-linked (a new synced record, same provider id): re-creating it would only add noise
         (and Tryton cannot number an old document after newer ones). A replaced invoice takes its payments
         and credit memos with it, since they point at it; those are taken out first."""
         d, replaced = self.data, {}
-        for otype in (INVOICE, CREDIT_MEMO, PAYMENT):
-            works = [w for w in plan[otype] if w.action == st.RESYNC and w.removal is not None]
+        to_take_out: dict[str, list[Work]] = {}
+        for otype in (INVOICE, CREDIT_MEMO, PAYMENT, BALANCE_TRANSACTION):
+            works = [w for w in plan.puts[otype] if w.action == st.RESYNC and w.removal is not None]
             found = self.provider.find(otype, [w.orb_id for w in works]) if works else {}
             out = []
             for w in works:
                 try:
                     if otype == INVOICE:
                         inv = d.invoices[w.orb_id]
-                        payload = self.invoice_payload(inv, self.live_id((CUSTOMER, inv["customer_id"])) or "")
+                        payload = pl.invoice_payload(d, inv, self.live_id((CUSTOMER, inv["customer_id"])) or "",
+                                                     skip_zero_lines=self.settings.skip_zero_line_items)
                         parent = None
                     elif otype == CREDIT_MEMO:
                         memo = d.memos[w.orb_id]
                         parent = memo["invoice_id"]
-                        payload = self.memo_payload(memo, self.live_id((INVOICE, parent)) or "",
-                                                    self.live_id((CUSTOMER, memo["customer_id"])))
-                    else:
+                        payload = pl.memo_payload(d, memo, self.live_id((INVOICE, parent)) or "",
+                                                  self.live_id((CUSTOMER, memo["customer_id"])))
+                    elif otype == PAYMENT:
                         pay = d.payments[w.orb_id]
                         parent = pay["invoice_id"]
-                        payload = self.payment_payload(pay, self.live_id((INVOICE, parent)) or "",
-                                                       self.live_id((CUSTOMER, pay["customer_id"])))
+                        payload = pl.payment_payload(d, pay, self.live_id((INVOICE, parent)) or "",
+                                                     self.live_id((CUSTOMER, pay["customer_id"])))
+                    else:
+                        row = d.balances[w.orb_id]
+                        parent = None
+                        payload = pl.balance_payload(d, row, self.live_id((CUSTOMER, row["customer_id"])) or "")
                 except KeyError:       # no longer in the marts: leave it to the put stages to explain
                     continue
                 if (parent is None or parent not in replaced.get(INVOICE, set())) and self._unchanged(w, payload, found):
@@ -649,9 +450,9 @@ class _Pass:
                     out.append(w)
             replaced[otype] = {w.orb_id for w in out} | {w.orb_id for w in works if w.removal is None
                                                          and w.orb_id not in found}
-            plan.setdefault("_replace_" + otype, []).extend(w for w in out if w.removal is not None)
-        for otype in (PAYMENT, CREDIT_MEMO, INVOICE):
-            works = plan.pop("_replace_" + otype, [])
+            to_take_out[otype] = [w for w in out if w.removal is not None]
+        for otype in (PAYMENT, CREDIT_MEMO, BALANCE_TRANSACTION, INVOICE):
+            works = to_take_out.get(otype, [])
             if otype == INVOICE:
                 keep = []
                 for w in works:
@@ -661,7 +462,7 @@ class _Pass:
                              and self.hist[k].latest.run_id == self.run_id]
                     if stuck:
                         self.skip(w.key, "resync waits for its dependents: " + "; ".join(self.why_not_live(k) for k in stuck))
-                        plan[INVOICE] = [x for x in plan[INVOICE] if x is not w]
+                        plan.puts[INVOICE] = [x for x in plan.puts[INVOICE] if x is not w]
                     else:
                         keep.append(w)
                 works = keep
@@ -671,14 +472,26 @@ class _Pass:
                 self.result.sent += len(chunk)
                 ok = self._settle(chunk, outcomes, keep_pending=True)
                 failed = {id(w) for w in chunk} - {id(w) for w in ok}
-                plan[otype] = [w for w in plan[otype] if id(w) not in failed]
+                plan.puts[otype] = [w for w in plan.puts[otype] if id(w) not in failed]
                 for w in ok:
                     w.removal = None
 
     # 4. puts -----------------------------------------------------------------------------------------
 
-    def _put(self, otype: str, works: list[Work]) -> None:
-        for chunk in _chunks(works, self.batch):
+    def put(self, otype: str, works: list[Work]) -> None:
+        if otype == CUSTOMER:
+            works = self._relink_mapped(works)
+        ready = []
+        for w in works:
+            payload = self.payload_for(w)
+            if isinstance(payload, str):
+                self.skip(w.key, payload)
+                continue
+            w.payload = payload
+            ready.append(w)
+        # a provider that numbers documents (Tryton) needs them in date order
+        ready.sort(key=lambda w: (_date_of(w.payload), w.orb_id))
+        for chunk in _chunks(ready, self.batch):
             found = self.provider.find(otype, [w.orb_id for w in chunk])
             direct = [w for w in chunk if w.orb_id in found]
             send = [w for w in chunk if w.orb_id not in found]
@@ -697,15 +510,15 @@ class _Pass:
                 self._settle(send, outcomes)
             self._advance(len(chunk))
 
-    def put_customers(self, plan: dict[str, list[Work]]) -> None:
-        works = []
-        for w in plan["customer"]:
+    def _relink_mapped(self, works: list[Work]) -> list[Work]:
+        """A mapped customer marked resynced or retried is re-linked, never created: the mapped customer is
+        checked to still exist."""
+        rest = []
+        for w in works:
             h = self.hist.get(w.key)
             if h is not None and h.latest.action == st.MAP and h.latest.status in (st.RESYNCED, st.RETRIED):
-                # a mapped customer is re-linked, never created: check the mapped customer still exists
                 try:
-                    pid = self.provider.check_customer(h.latest.provider_id)
-                    out = Outcome(w.orb_id, pid)
+                    out = Outcome(w.orb_id, self.provider.check_customer(h.latest.provider_id))
                 except ProviderError as exc:
                     out = Outcome(w.orb_id, None, str(exc))
                 w.action = st.MAP
@@ -713,149 +526,63 @@ class _Pass:
                 self._open_records([w])
                 self._settle([w], [out])
             else:
-                works.append(w)
-        self._put(CUSTOMER, works)
-
-    def put_invoices(self, plan: dict[str, list[Work]]) -> None:
-        d, ready = self.data, []
-        for w in plan["invoice"]:
-            inv = d.invoices[w.orb_id]
-            ckey = (CUSTOMER, inv["customer_id"])
-            cpid = self.live_id(ckey)
-            if cpid is None:
-                self.skip(w.key, self.why_not_live(ckey))
-                continue
-            w.payload = self.invoice_payload(inv, cpid)
-            ready.append(w)
-        # a provider that numbers invoices (Tryton) needs them in date order
-        ready.sort(key=lambda w: (w.payload.invoice_date, w.orb_id))
-        self._put(INVOICE, ready)
-
-    def put_memos(self, plan: dict[str, list[Work]]) -> None:
-        self._put_invoice_children(
-            CREDIT_MEMO, plan["credit_memo"], self.data.memos, self.memo_payload, lambda p: p.memo_date,
-            gone=lambda memo: None if memo["is_live"] else "the credit note is no longer live in Orb")
-
-    def put_payments(self, plan: dict[str, list[Work]]) -> None:
-        self._put_invoice_children(
-            PAYMENT, plan["payment"], self.data.payments, self.payment_payload, lambda p: p.payment_date)
-
-    def _put_invoice_children(self, otype: str, works: list[Work], rows: dict, make_payload, date_of,
-                              gone=None) -> None:
-        """Credit memos and payments: each is sent once its invoice is live in the provider, in date order."""
-        ready = []
-        for w in works:
-            row = rows[w.orb_id]
-            ikey = (INVOICE, row["invoice_id"])
-            ipid = self.live_id(ikey)
-            reason = self.why_not_live(ikey) if ipid is None else (gone(row) if gone else None)
-            if reason:
-                self.skip(w.key, reason)
-                continue
-            inv = self.data.invoices[row["invoice_id"]]
-            w.payload = make_payload(row, ipid, self.live_id((CUSTOMER, inv["customer_id"])))
-            ready.append(w)
-        ready.sort(key=lambda w: (date_of(w.payload), w.orb_id))
-        self._put(otype, ready)
+                rest.append(w)
+        return rest
 
     # 5. removals -------------------------------------------------------------------------------------
 
-    def _remove(self, otype: str, works: list[Work]) -> None:
+    def remove(self, otype: str, works: list[Work]) -> None:
         ready = []
         for w in works:
             if w.record_id is None:      # a fresh removal: of whatever is live now
                 pid = self.live_id(w.key)
                 if pid is None:
                     continue
-                w.removal = Removal(w.orb_id, pid, w.removal.on_date, w.removal.why,
-                                    w.removal.customer_provider_id, w.removal.currency)
+            else:
+                pid = w.removal.provider_id
+            customer_pid, currency = self._removal_context(otype, w.orb_id)
+            w.removal = Removal(w.orb_id, pid, w.removal.on_date, w.removal.why, customer_pid, currency)
             ready.append(w)
-        works = ready
-        for chunk in _chunks(works, self.batch):
+        for chunk in _chunks(ready, self.batch):
             self._open_records(chunk)
             outcomes = self.provider.remove(otype, [w.removal for w in chunk])
             self.result.sent += len(chunk)
             self._settle(chunk, outcomes)
             self._advance(len(chunk))
 
-    def remove_memos(self, plan: dict[str, list[Work]]) -> None:
-        for w in plan["remove_memo"]:
-            memo = self.data.memos[w.orb_id]
-            w.removal = Removal(w.orb_id, w.removal.provider_id, w.removal.on_date, w.removal.why,
-                                customer_provider_id=self.live_id((CUSTOMER, memo["customer_id"])),
-                                currency=memo["currency"])
-        self._remove(CREDIT_MEMO, plan["remove_memo"])
+    def _removal_context(self, otype: str, orb_id: str) -> tuple[str | None, str | None]:
+        d = self.data
+        row = {CREDIT_MEMO: d.memos, PAYMENT: d.payments, BALANCE_TRANSACTION: d.balances,
+               INVOICE: d.invoices}[otype].get(orb_id)
+        if row is None:
+            return None, None
+        return self.live_id((CUSTOMER, row["customer_id"])), row["currency"]
 
-    def remove_invoices(self, plan: dict[str, list[Work]]) -> None:
+    def remove_invoices(self, works: list[Work]) -> None:
         ready = []
-        for w in plan["remove_invoice"]:
-            blocking = [m for m in self.data.memos_by_invoice.get(w.orb_id, [])
-                        if self.live_id((CREDIT_MEMO, m)) is not None]
+        for w in works:
             if w.record_id is None and self.live_id(w.key) is None:
                 continue
+            deps = [(CREDIT_MEMO, m) for m in self.data.memos_by_invoice.get(w.orb_id, [])]
+            deps += [(PAYMENT, p) for p in self.data.payments_by_invoice.get(w.orb_id, [])]
+            blocking = [k for k in deps if self.live_id(k) is not None]
             if blocking:
-                self.skip(w.key, "its credit memos must be deleted first: "
-                          + "; ".join(self.why_not_live_removal((CREDIT_MEMO, m)) for m in blocking))
+                self.skip(w.key, "its credit memos and payments must be taken out first: "
+                          + "; ".join(self.why_not_removed(k) for k in blocking))
                 continue
-            inv = self.data.invoices[w.orb_id]
-            w.removal = Removal(w.orb_id, w.removal.provider_id, w.removal.on_date, w.removal.why,
-                                customer_provider_id=self.live_id((CUSTOMER, inv["customer_id"])),
-                                currency=inv["currency"])
             ready.append(w)
-        self._remove(INVOICE, ready)
+        self.remove(INVOICE, ready)
 
-    def why_not_live_removal(self, key: tuple[str, str]) -> str:
+    def why_not_removed(self, key: Key) -> str:
         h = self.hist.get(key)
         if h and h.latest.status == st.FAILED:
             return f"{key[0]} {key[1]} {h.latest.action} failed (record {h.latest.record_id})"
         return f"{key[0]} {key[1]} is still in the provider"
 
-    # --- payloads ---------------------------------------------------------------------------------
 
-    def invoice_payload(self, inv: dict[str, Any], customer_pid: str) -> InvoicePayload:
-        lines = []
-        for l in self.data.lines.get(inv["invoice_id"], []):
-            if self.settings.skip_zero_line_items and l["amount"] == 0 and l["tax_amount"] == 0:
-                continue
-            lines.append(LinePayload(
-                orb_id=l["invoice_line_item_id"], description=l["line_name"] or l["invoice_line_item_id"],
-                quantity=l["quantity"] if l["quantity"] is not None else Decimal(1), amount=l["amount"],
-                tax_amount=l["tax_amount"], item_id=l["item_id"], start_date=_date(l["start_date"]),
-                end_date=_date(l["end_date"])))
-        customer = self.data.customers.get(inv["customer_id"], {})
-        return InvoicePayload(
-            orb_id=inv["invoice_id"], number=inv["invoice_number"], customer_orb_id=inv["customer_id"],
-            customer_provider_id=customer_pid, customer_name=customer.get("customer_name") or inv["customer_id"],
-            currency=inv["currency"], invoice_date=inv["invoice_date"], due_date=inv["due_date"], total=inv["total"],
-            amount_due=inv["amount_due"], customer_balance_applied=inv["customer_balance_applied"],
-            adjustment_amount=inv["adjustment_amount"], lines=tuple(lines), memo=inv["memo"])
-
-    def memo_payload(self, memo: dict[str, Any], invoice_pid: str, customer_pid: str | None) -> CreditMemoPayload:
-        lines = tuple(LinePayload(
-            orb_id=l["credit_note_line_item_id"], description=l["line_name"] or l["credit_note_line_item_id"],
-            quantity=l["quantity"] if l["quantity"] is not None else Decimal(1), amount=l["amount"],
-            tax_amount=l["tax_amount"], item_id=l["item_id"], origin_line_id=l["invoice_line_item_id"])
-            for l in self.data.memo_lines.get(memo["credit_note_id"], []))
-        customer = self.data.customers.get(memo["customer_id"], {})
-        return CreditMemoPayload(
-            orb_id=memo["credit_note_id"], number=memo["credit_note_number"], invoice_orb_id=memo["invoice_id"],
-            invoice_provider_id=invoice_pid, invoice_number=memo["invoice_number"], customer_orb_id=memo["customer_id"],
-            customer_provider_id=customer_pid or "", customer_name=customer.get("customer_name") or memo["customer_id"],
-            currency=memo["currency"], memo_date=memo["credit_note_date"], credit_note_type=memo["credit_note_type"],
-            reason=memo["reason"], amount=memo["amount"], tax_amount=memo["tax_amount"], total=memo["total"],
-            lines=lines)
-
-    def payment_payload(self, pay: dict[str, Any], invoice_pid: str, customer_pid: str | None) -> PaymentPayload:
-        customer = self.data.customers.get(pay["customer_id"], {})
-        return PaymentPayload(
-            orb_id=pay["payment_id"], invoice_orb_id=pay["invoice_id"], invoice_provider_id=invoice_pid,
-            invoice_number=pay["invoice_number"], customer_orb_id=pay["customer_id"],
-            customer_provider_id=customer_pid or "", customer_name=customer.get("customer_name") or pay["customer_id"],
-            currency=pay["currency"], payment_date=pay["payment_date"], amount=pay["amount"],
-            source=pay["payment_source"], payment_provider=pay["payment_provider"],
-            payment_provider_id=pay["payment_provider_id"])
-
-
-def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
-    for i in range(0, len(items), max(1, size)):
-        yield items[i:i + size]
+def _date_of(payload: Any) -> dt.date:
+    for name in ("invoice_date", "memo_date", "payment_date", "transaction_date", "entry_date"):
+        value = getattr(payload, name, None)
+        if value is not None:
+            return value
+    return dt.date.min

@@ -12,10 +12,12 @@ from typing import Iterable, Sequence
 
 from rich.table import Table
 
+from .. import redact as redaction
 from .state import STATUSES, Record
 
+# SPEC §5's columns, then `action` (create, resync, map, void, delete: a void reads as what it was).
 CSV_COLUMNS = ["record_id", "attempted_at", "object_type", "orb_id", "provider", "provider_id", "status", "error",
-               "invoice_number", "amount", "currency"]
+               "invoice_number", "amount", "currency", "action"]
 
 # A cell starting with one of these is read as a formula by Excel, LibreOffice and Google Sheets
 # (OWASP "CSV injection"); tab and carriage return are included because some spreadsheets strip them first.
@@ -31,13 +33,8 @@ def neutralise(value: object) -> str:
 
 
 def redact(text: str | None, secrets: Iterable[str] = ()) -> str | None:
-    """Replace every known secret value in a text with ***."""
-    if text is None:
-        return None
-    for secret in secrets:
-        if secret and len(secret) >= 3:
-            text = text.replace(secret, "***")
-    return text
+    """Every known secret (orb_finance/redact.py) and `secrets` replaced with ***."""
+    return redaction.redact(text, secrets)
 
 
 def write_csv(records: Sequence[Record], path: str | os.PathLike[str], secrets: Iterable[str] = ()) -> int:

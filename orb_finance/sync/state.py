@@ -44,6 +44,10 @@ create table if not exists sync_records (
     currency       text,
     run_id         text
 );
+create table if not exists sync_meta (
+    key   text primary key,
+    value text
+);
 create index if not exists sync_records_object on sync_records (provider, object_type, orb_id, record_id);
 create index if not exists sync_records_status on sync_records (status);
 create table if not exists sync_runs (
@@ -85,6 +89,7 @@ class Record:
     amount: str | None
     currency: str | None
     run_id: str | None
+    pending_ref: str | None = None   # while pending: the provider's job reference (an asynchronous write)
 
 
 COLUMNS = [f for f in Record.__dataclass_fields__]
@@ -94,13 +99,34 @@ COLUMNS = [f for f in Record.__dataclass_fields__]
 class History:
     """What the store knows about one object at one provider: its latest attempt and what is live there."""
     latest: Record
-    live_provider_id: str | None   # the provider object our last successful put created (None once removed)
-    removed: bool                  # a void/delete succeeded after the last put
-    last_put: Record | None = None  # the last successful put (what the provider holds)
+    live_provider_id: str | None = None   # the provider object our last successful put created (None once removed)
+    removed: bool = False                 # a void/delete succeeded after the last put
+    last_put: Record | None = None        # the last successful put (what the provider holds)
 
     @property
     def status(self) -> str:
         return self.latest.status
+
+    def apply(self, rec: Record) -> "History":
+        """The one liveness rule: a put that succeeded (synced, or synced then marked resynced) makes its provider
+        object live; a removal that succeeded takes it out. Every other attempt only becomes the latest."""
+        self.latest = rec
+        if rec.status in (SYNCED, RESYNCED) and rec.action in PUTS:
+            self.live_provider_id, self.removed, self.last_put = rec.provider_id, False, rec
+        elif rec.status == SYNCED and rec.action in REMOVES:
+            self.live_provider_id, self.removed = None, True
+        return self
+
+    @classmethod
+    def replay(cls, records: Iterable[Record]) -> dict[tuple[str, str], "History"]:
+        out: dict[tuple[str, str], History] = {}
+        for rec in records:
+            key = (rec.object_type, rec.orb_id)
+            h = out.get(key)
+            if h is None:
+                h = out[key] = History(latest=rec)
+            h.apply(rec)
+        return out
 
 
 @dataclass(frozen=True)
@@ -118,9 +144,10 @@ class NewRecord:
 @dataclass(frozen=True)
 class Resolution:
     record_id: int
-    status: str
+    status: str                      # synced | failed | pending (still: pending_ref names the provider's job)
     provider_id: str | None = None
     error: str | None = None
+    pending_ref: str | None = None
 
 
 class StateStore:
@@ -135,6 +162,9 @@ class StateStore:
             with self.transaction() as con:
                 for statement in _statements(SCHEMA):
                     con.execute(statement)
+                columns = {row[1] for row in con.execute("pragma table_info(sync_records)")}
+                if "pending_ref" not in columns:       # a store written before asynchronous providers
+                    con.execute("alter table sync_records add column pending_ref text")
         except sqlite3.DatabaseError as exc:
             raise OrbFinanceError(f"Sync state store {self.path} cannot be opened: {exc}") from None
 
@@ -190,21 +220,9 @@ class StateStore:
 
     def histories(self, provider: str) -> dict[tuple[str, str], History]:
         """Every object's history at `provider`, replayed from its attempts in order."""
-        out: dict[tuple[str, str], History] = {}
         cur = self.con.execute(f"select {', '.join(COLUMNS)} from sync_records where provider = ? order by record_id",
                                (provider,))
-        for row in cur:
-            rec = Record(*row)
-            key = (rec.object_type, rec.orb_id)
-            h = out.get(key)
-            if h is None:
-                h = out[key] = History(latest=rec, live_provider_id=None, removed=False)
-            h.latest = rec
-            if rec.status in (SYNCED, RESYNCED) and rec.action in PUTS:
-                h.live_provider_id, h.removed, h.last_put = rec.provider_id, False, rec
-            elif rec.status == SYNCED and rec.action in REMOVES:
-                h.live_provider_id, h.removed = None, True
-        return out
+        return History.replay(Record(*row) for row in cur)
 
     def add(self, provider: str, run_id: str | None, records: Sequence[NewRecord], status: str = PENDING,
             error: str | None = None) -> list[int]:
@@ -226,19 +244,38 @@ class StateStore:
         """A pending attempt whose object was not found in the provider is sent again under the same record."""
         now = utc_now()
         with self.transaction() as con:
-            con.executemany("update sync_records set attempted_at = ?, run_id = ?, payload_hash = coalesce(?, payload_hash)"
-                            " where record_id = ? and status = 'pending'",
+            con.executemany("update sync_records set attempted_at = ?, run_id = ?, payload_hash = coalesce(?, payload_hash),"
+                            " pending_ref = null where record_id = ? and status = 'pending'",
                             [(now, run_id, h, rid) for rid, h in zip(record_ids, hashes)])
 
     def resolve(self, resolutions: Iterable[Resolution]) -> None:
-        """Settle pending attempts (synced or failed) in one transaction."""
+        """Settle pending attempts (synced or failed) in one transaction; a pending one may stay pending with the
+        provider's job reference."""
         with self.transaction() as con:
             for r in resolutions:
+                if r.status == PENDING:
+                    con.execute("update sync_records set pending_ref = ? where record_id = ? and status = 'pending'",
+                                (r.pending_ref, r.record_id))
+                    continue
                 if r.status not in (SYNCED, FAILED):
                     raise ValueError(f"a pending record resolves to synced or failed, not {r.status}")
-                con.execute("update sync_records set status = ?, provider_id = coalesce(?, provider_id), error = ?"
-                            " where record_id = ? and status = 'pending'",
+                con.execute("update sync_records set status = ?, provider_id = coalesce(?, provider_id), error = ?,"
+                            " pending_ref = null where record_id = ? and status = 'pending'",
                             (r.status, r.provider_id, r.error, r.record_id))
+
+    # --- small facts kept with the records (e.g. QuickBooks' rotating refresh token) ------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.con.execute("select value from sync_meta where key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        with self.transaction() as con:
+            if value is None:
+                con.execute("delete from sync_meta where key = ?", (key,))
+            else:
+                con.execute("insert into sync_meta (key, value) values (?, ?) on conflict(key) do update set value ="
+                            " excluded.value", (key, value))
 
     def get(self, record_id: int) -> Record | None:
         row = self.con.execute(f"select {', '.join(COLUMNS)} from sync_records where record_id = ?",

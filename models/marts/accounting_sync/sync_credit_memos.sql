@@ -2,6 +2,10 @@
 -- "live credit-note line" rule, via int_credit_note_lines_live) of a non-voided invoice is sent as a credit
 -- memo; one voided or deleted in Orb, or whose invoice was voided, carries removed_at so the sync deletes
 -- the memo in the provider. Amounts are the sums of the live lines (what the memo books).
+-- credit_target (SPEC §5.1, DECISIONLOG "Books that tie out"): where the memo's total is credited: the
+-- receivable for an adjustment on an invoice not yet paid when the note was created (what AR aging
+-- subtracts); else the customer-balance liability when Orb put the credit in the customer's balance (a live
+-- credit_note_applied balance transaction for the note); else cash (a refund paid out).
 with credit_notes as (
 
     select * from {{ ref('stg_orb__credit_note') }}
@@ -11,6 +15,19 @@ with credit_notes as (
 invoices as (
 
     select * from {{ ref('sync_invoices') }}
+
+),
+
+balance_credits as (
+
+    select
+        credit_note_id,
+        cast(count(*) as integer) as balance_transaction_count
+    from {{ ref('stg_orb__customer_balance_transaction') }}
+    where not is_deleted
+      and action = 'credit_note_applied'
+      and credit_note_id is not null
+    group by credit_note_id
 
 ),
 
@@ -53,12 +70,22 @@ final as (
         not credit_notes.is_voided
             and not credit_notes.is_deleted
             and not invoices.is_voided
-            and live_lines.credit_note_id is not null as is_live
+            and live_lines.credit_note_id is not null as is_live,
+        case
+            when credit_notes.credit_note_type = 'adjustment'
+                 and (invoices.paid_at is null
+                      or invoices.paid_at > coalesce(credit_notes.created_at, credit_notes.updated_at))
+                then 'receivable'
+            when balance_credits.credit_note_id is not null then 'customer_balance'
+            else 'cash'
+        end as credit_target
     from credit_notes
     inner join invoices
         on credit_notes.invoice_id = invoices.invoice_id
     left join live_lines
         on credit_notes.credit_note_id = live_lines.credit_note_id
+    left join balance_credits
+        on credit_notes.credit_note_id = balance_credits.credit_note_id
 
 )
 

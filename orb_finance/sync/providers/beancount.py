@@ -1,10 +1,12 @@
 """The embedded default provider: one append-only Beancount ledger file (SPEC §5).
 
-Owns the ledger: its accounts (a receivable sub-account per customer and currency; revenue, credit notes, tax,
-customer balance, cash and invoice-adjustment accounts per currency), one transaction per invoice, credit
-memo and payment tagged with its Orb id, and a reversing transaction for every void, delete or resync.
-Each entry is validated against the ledger before it is written (open accounts, currencies, balance), so
-`bean-check` passes after every run; each write is one append, fsync'd before the engine records it.
+Owns the ledger: its accounts (a receivable and a customer-balance sub-account per customer and currency;
+revenue, credit notes, tax, cash, invoice-adjustment and balance-adjustment accounts per currency), one
+transaction per invoice, credit memo, payment and customer-balance movement tagged with its Orb id, a reversing
+transaction for every void, delete or resync, and reading the balances back for reconcile. Each entry is
+validated against the ledger before it is written (open accounts, currencies, balance), so `bean-check` passes
+after every run; each write is one append, fsync'd before the engine records it. The accounting model (what is
+debited and credited for each Orb event) is the README's table and DECISIONLOG "Books that tie out".
 """
 
 from __future__ import annotations
@@ -18,21 +20,33 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
-from ... import paths
-from . import (CREDIT_MEMO, CUSTOMER, INVOICE, PAYMENT, CreditMemoPayload, CustomerPayload, InvoicePayload,
-               Outcome, PaymentPayload, ProviderError, Removal)
+from ..payloads import (CASH, CUSTOMER_BALANCE, RECEIVABLE, BalanceTransactionPayload, CreditMemoPayload,
+                        CustomerPayload, InvoicePayload, PaymentPayload)
+from ..settings import Field
+from .base import (ADJUSTMENTS, BALANCE_ADJUSTMENTS, BALANCE_TRANSACTION, CREDIT_MEMO, CREDIT_NOTES, CUSTOMER,
+                   INVOICE, PAYMENT, REVENUE, TAX, BalanceLine, Outcome, Provider, ProviderError, Removal)
+from .base import CASH as CASH_KIND
+from .base import CUSTOMER_BALANCE as CUSTOMER_BALANCE_KIND
+from .base import RECEIVABLE as RECEIVABLE_KIND
 
 DEFAULT_LEDGER = "warehouse/ledger/orb.beancount"
 DEFAULT_ACCOUNTS = {
     "receivable": "Assets:Receivable:{currency}:{customer}",
+    "customer_balance": "Liabilities:CustomerBalance:{currency}:{customer}",
     "cash": "Assets:Cash:{currency}",
     "revenue": "Income:Revenue:{currency}",
     "credit_notes": "Income:CreditNotes:{currency}",
     "adjustments": "Income:InvoiceAdjustments:{currency}",
     "tax": "Liabilities:Tax:{currency}",
-    "customer_balance": "Liabilities:CustomerBalance:{currency}",
+    "balance_adjustments": "Expenses:CustomerBalanceAdjustments:{currency}",
 }
-TAGS = {INVOICE: "orb-invoice", CREDIT_MEMO: "orb-credit-memo", PAYMENT: "orb-payment"}
+# The balance kind each account reads back as (reconcile), and whether it is credit-positive.
+ACCOUNT_KINDS = {"receivable": (RECEIVABLE_KIND, False), "customer_balance": (CUSTOMER_BALANCE_KIND, True),
+                 "cash": (CASH_KIND, False), "revenue": (REVENUE, True), "credit_notes": (CREDIT_NOTES, False),
+                 "adjustments": (ADJUSTMENTS, True), "tax": (TAX, True),
+                 "balance_adjustments": (BALANCE_ADJUSTMENTS, False)}
+TAGS = {INVOICE: "orb-invoice", CREDIT_MEMO: "orb-credit-memo", PAYMENT: "orb-payment",
+        BALANCE_TRANSACTION: "orb-balance"}
 CURRENCY_RE = re.compile(r"^[A-Z][A-Z0-9'._-]{0,22}[A-Z0-9]$")
 COMPONENT_RE = re.compile(r"^[A-Z0-9][A-Za-z0-9-]*$")
 HEADER = ("; Orb accounting sync ledger, written by orb-finance (`orbfin sync run`). Append-only: every\n"
@@ -66,27 +80,27 @@ class _Index:
     operating: set[str] = field(default_factory=set)               # operating_currency options written
 
 
-class BeancountProvider:
+class BeancountProvider(Provider):
     name: ClassVar[str] = "beancount"
-    batch_size: ClassVar[int] = 500
+    SETTINGS: ClassVar[dict[str, Field]] = {
+        "ledger_path": Field("path", DEFAULT_LEDGER, "the ledger file the sync appends to"),
+        "open_date": Field("date", dt.date(2000, 1, 1), "the date accounts are opened on"),
+        "accounts": Field("section", fields={k: Field("str", v) for k, v in DEFAULT_ACCOUNTS.items()}),
+        "check_after_run": Field("bool", True, "load the whole ledger (what bean-check does) after a run"),
+    }
+    batch_size = 500
 
-    def __init__(self, config: dict[str, Any] | None = None):
-        config = dict(config or {})
-        self.path = paths.resolve(config.get("ledger_path") or DEFAULT_LEDGER)
-        self.open_date = _as_date(config.get("open_date") or "2000-01-01")
-        self.accounts = {**DEFAULT_ACCOUNTS, **(config.get("accounts") or {})}
-        unknown = set(self.accounts) - set(DEFAULT_ACCOUNTS)
-        if unknown:
-            raise ProviderError(f"unknown beancount account setting(s): {', '.join(sorted(unknown))}")
-        self.check_after_run = bool(config.get("check_after_run", True))
+    def __init__(self, settings=None, *, context=None):
+        super().__init__(settings, context=context)
+        self.path = Path(self.settings["ledger_path"])
+        self.open_date = self.settings["open_date"]
+        self.accounts = dict(self.settings["accounts"])
+        self.check_after_run = self.settings["check_after_run"]
         self.index = _Index()
         self._fd: int | None = None
         self._dirty = False
         self._changed = False        # this run appended to (or repaired) the ledger
         self._open_ledger()
-
-    def secrets(self) -> list[str]:
-        return []
 
     # --- the ledger file -----------------------------------------------------------------------------
 
@@ -184,8 +198,28 @@ class BeancountProvider:
             self._sync()
             os.close(self._fd)
             self._fd = None
-            if self.check_after_run and self._changed:     # a run that wrote nothing left the ledger as it was
+            # The whole-ledger check runs whenever the ledger differs from the last one that passed it (this run
+            # wrote to it, or someone or something else did since), not only after a run that wrote.
+            if self.check_after_run and (self._changed or self._stamp() != self._meta("checked")):
                 self.check()
+                self._meta("checked", self._stamp())
+
+    def _stamp(self) -> str:
+        st = self.path.stat()
+        return f"{st.st_size} {st.st_mtime_ns}"
+
+    def _meta(self, what: str, value: str | None = None) -> str | None:
+        """A fact about this ledger kept in the sync's state store (nothing is written beside the ledger)."""
+        if self.context.state_path is None:
+            return None
+        from ..state import StateStore
+
+        with StateStore(self.context.state_path) as store:
+            key = f"beancount.{what}:{self.path}"
+            if value is not None:
+                store.set_meta(key, value)
+                return value
+            return store.get_meta(key)
 
     def check(self) -> None:
         """What `bean-check` does: load and validate the whole ledger; raises ProviderError on any error."""
@@ -218,26 +252,51 @@ class BeancountProvider:
         return leaf
 
     def create(self, object_type: str, payloads: Sequence[Any]) -> list[Outcome]:
-        build = {CUSTOMER: self._customer, INVOICE: self._invoice, CREDIT_MEMO: self._memo, PAYMENT: self._payment}
-        outcomes = []
-        for p in payloads:
-            try:
-                outcomes.append(Outcome(p.orb_id, build[object_type](p)))
-            except ProviderError as exc:
-                outcomes.append(Outcome(p.orb_id, None, str(exc)))
+        build = {CUSTOMER: self._customer, INVOICE: self._invoice, CREDIT_MEMO: self._memo, PAYMENT: self._payment,
+                 BALANCE_TRANSACTION: self._balance}[object_type]
+        outcomes = self.each(payloads, lambda p: p.orb_id, build)
         self._sync()
         return outcomes
 
     def remove(self, object_type: str, removals: Sequence[Removal]) -> list[Outcome]:
-        outcomes = []
-        for r in removals:
-            try:
-                self._reverse(object_type, r)
-                outcomes.append(Outcome(r.orb_id, None))
-            except ProviderError as exc:
-                outcomes.append(Outcome(r.orb_id, None, str(exc)))
+        outcomes = self.each(removals, lambda r: r.orb_id, lambda r: self._reverse(object_type, r) or r.provider_id)
         self._sync()
         return outcomes
+
+    def balances(self, as_of: dt.date) -> list[BalanceLine]:
+        """Every posting dated on or before `as_of`, summed per account, read back as reconcile's kinds (natural
+        sign); receivables also per Orb invoice (the transaction's ^orb-<invoice> link)."""
+        from beancount import loader
+        from beancount.core import data as bd
+
+        loader.initialize(use_cache=False)
+        entries, errors, _ = loader.load_file(str(self.path))
+        if errors:
+            raise ProviderError(f"{self.path} does not load: {errors[0].message}")
+        matchers = [(kind, _template_regex(template)) for kind, template in self.accounts.items()
+                    if kind in ACCOUNT_KINDS]
+        sums: dict[tuple, Decimal] = {}
+        for e in entries:
+            if not isinstance(e, bd.Transaction) or e.date > as_of:
+                continue
+            link = next((l[4:] for l in e.links if l.startswith("orb-")), None) if e.links else None
+            for p in e.postings:
+                for kind, regex in matchers:
+                    m = regex.match(p.account)
+                    if not m:
+                        continue
+                    leaf = m.groupdict().get("customer")
+                    customer = self.index.leaves.get(leaf, leaf) if leaf else None
+                    doc = link if kind == "receivable" else None
+                    key = (kind, p.units.currency, customer, doc)
+                    sums[key] = sums.get(key, Decimal(0)) + p.units.number
+                    break
+        out = []
+        for (kind, currency, customer, doc), amount in sorted(sums.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
+            balance_kind, credit_positive = ACCOUNT_KINDS[kind]
+            out.append(BalanceLine(balance_kind, currency, -amount if credit_positive else amount, customer,
+                                   orb_object=doc))
+        return out
 
     # --- objects -----------------------------------------------------------------------------------
 
@@ -270,7 +329,8 @@ class BeancountProvider:
         postings: list[tuple[str, Decimal, str, dict]] = [
             (self._account("receivable", cur, inv.customer_provider_id), inv.amount_due, cur, {})]
         if inv.customer_balance_applied:
-            postings.append((self._account("customer_balance", cur), inv.customer_balance_applied, cur, {}))
+            postings.append((self._account("customer_balance", cur, inv.customer_provider_id),
+                             inv.customer_balance_applied, cur, {}))
         for line in inv.lines:
             postings.append((self._account("revenue", cur), -line.amount, cur, {"orb_line_id": line.orb_id}))
         tax = inv.tax
@@ -294,22 +354,41 @@ class BeancountProvider:
             postings.append((self._account("credit_notes", cur), line.amount, cur, meta))
         if m.tax_amount:
             postings.append((self._account("tax", cur), m.tax_amount, cur, {}))
-        postings.append((self._account("receivable", cur, m.customer_provider_id), -m.total, cur, {}))
+        target = {RECEIVABLE: "receivable", CUSTOMER_BALANCE: "customer_balance", CASH: "cash"}[m.credit_target]
+        postings.append((self._account(target, cur, m.customer_provider_id), -m.total, cur, {}))
         meta = {"credit_note_number": m.number, "invoice_orb_id": m.invoice_orb_id, "invoice_number": m.invoice_number,
-                "credit_note_type": m.credit_note_type, "reason": m.reason}
+                "credit_note_type": m.credit_note_type, "reason": m.reason, "credited_to": m.credit_target}
         return self._write(CREDIT_MEMO, m.orb_id, m.memo_date, m.customer_name,
                            f"Credit note {m.number or m.orb_id} on invoice {m.invoice_number or m.invoice_orb_id}",
                            m.invoice_orb_id, meta, postings)
 
     def _payment(self, p: PaymentPayload) -> str:
         cur = p.currency
-        postings = [(self._account("cash", cur), p.amount, cur, {}),
+        source = ("customer_balance", p.customer_provider_id) if p.settled_from == CUSTOMER_BALANCE else ("cash", None)
+        postings = [(self._account(source[0], cur, source[1]), p.amount, cur, {}),
                     (self._account("receivable", cur, p.customer_provider_id), -p.amount, cur, {})]
         meta = {"invoice_orb_id": p.invoice_orb_id, "invoice_number": p.invoice_number, "payment_source": p.source,
-                "payment_provider": p.payment_provider, "payment_provider_id": p.payment_provider_id}
+                "payment_provider": p.payment_provider, "payment_provider_id": p.payment_provider_id,
+                "settled_from": p.settled_from if p.settled_from != CASH else None}
         return self._write(PAYMENT, p.orb_id, p.payment_date, p.customer_name,
-                           f"Payment of invoice {p.invoice_number or p.invoice_orb_id}", p.invoice_orb_id, meta,
-                           postings)
+                           f"Payment of invoice {p.invoice_number or p.invoice_orb_id}"
+                           + (" from the customer balance" if p.settled_from == CUSTOMER_BALANCE else ""),
+                           p.invoice_orb_id, meta, postings)
+
+    def _balance(self, b: BalanceTransactionPayload) -> str:
+        """Orb's customer balance moved by `amount` (+ owed to the customer): the liability is credited by it, the
+        contra account (cash, balance adjustments, or the receivable) debited."""
+        cur = b.currency
+        contra = {CASH: ("cash", None), "adjustments": ("balance_adjustments", None),
+                  RECEIVABLE: ("receivable", b.customer_provider_id)}[b.contra]
+        postings = [(self._account(contra[0], cur, contra[1]), b.amount, cur, {}),
+                    (self._account("customer_balance", cur, b.customer_provider_id), -b.amount, cur, {})]
+        meta = {"balance_action": b.action, "description": b.description, "invoice_orb_id": b.invoice_orb_id,
+                "credit_note_orb_id": b.credit_note_orb_id}
+        return self._write(BALANCE_TRANSACTION, b.orb_id, b.transaction_date, b.customer_name,
+                           f"Customer balance: {b.action.replace('_', ' ')}"
+                           + (f" ({b.description})" if b.description else ""),
+                           b.invoice_orb_id, meta, postings)
 
     def _reverse(self, object_type: str, r: Removal) -> None:
         idx = self.index
@@ -328,9 +407,10 @@ class BeancountProvider:
     def _account(self, kind: str, currency: str, customer: str | None = None) -> str:
         if not CURRENCY_RE.match(currency or ""):
             raise ProviderError(f"currency {currency!r} is not a valid Beancount commodity")
-        if kind == "receivable" and not customer:
-            raise ProviderError("no receivable account: the customer is not mapped")
-        return self.accounts[kind].format(currency=currency, customer=customer or "")
+        template = self.accounts[kind]
+        if "{customer}" in template and not customer:
+            raise ProviderError(f"no {kind.replace('_', ' ')} account: the customer is not mapped")
+        return template.format(currency=currency, customer=customer or "")
 
     def _open_text(self, account: str, currency: str | None, meta: dict | None = None) -> str:
         """The open directive for `account` if it is not open yet (dated open_date), else ''."""
@@ -407,7 +487,15 @@ class BeancountProvider:
 def _customer_meta(account: str, idx: _Index) -> dict:
     leaf = account.rsplit(":", 1)[-1]
     cid = idx.leaves.get(leaf)
-    return {"orb_customer_id": cid} if cid and account.startswith("Assets:Receivable") else {}
+    return {"orb_customer_id": cid} if cid and account.startswith(("Assets:Receivable", "Liabilities:CustomerBalance")) else {}
+
+
+def _template_regex(template: str) -> "re.Pattern[str]":
+    """An account template (Assets:Receivable:{currency}:{customer}) as a regex naming its parts."""
+    parts = re.split(r"(\{currency\}|\{customer\})", template)
+    pattern = "".join("(?P<currency>[^:]+)" if p == "{currency}" else "(?P<customer>[^:]+)" if p == "{customer}"
+                      else re.escape(p) for p in parts)
+    return re.compile(f"^{pattern}$")
 
 
 def _generation(txn_id: str) -> int:

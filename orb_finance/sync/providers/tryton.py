@@ -11,21 +11,27 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import http.client
 import json
-import socket
-import time
 import urllib.parse
+import weakref
 from decimal import Decimal
 from typing import Any, ClassVar, Sequence
 
-from . import (CREDIT_MEMO, CUSTOMER, INVOICE, PAYMENT, CreditMemoPayload, CustomerPayload, InvoicePayload,
-               Outcome, PaymentPayload, ProviderError, ProviderUnavailable, Removal)
-from .tryton_server import ACCOUNTS, BALANCE_PAYMENT_METHOD, PAYMENT_METHOD
+from ... import redact
+from ..payloads import CreditMemoPayload, CustomerPayload, InvoicePayload, PaymentPayload
+from ..settings import Field
+from .base import (CREDIT_MEMO, CUSTOMER, INVOICE, PAYMENT, Outcome, Provider, ProviderError, ProviderUnavailable,
+                   Removal)
+from .http import Auth, HttpTransport, RetryPolicy
 
 READ_ONLY = ("search", "read", "search_read", "search_count", "get_preferences", "common.db.login",
              "common.server.version", "fields_get")
-RETRY_STATUS = {429, 502, 503, 504}
+# What the provider's defaults refer to: codes of Tryton's universal chart of accounts (the local server,
+# tryton_server.py, creates the customer-balance account) and the names of the payment methods.
+ACCOUNTS = {"receivable": "1.2.1", "revenue": "4.2.2", "adjustments": "4.3.3", "tax": "2.2.3",
+            "customer_balance": "2.2.5", "cash": "1.1.1"}
+PAYMENT_METHOD = "Orb payment"
+BALANCE_PAYMENT_METHOD = "Orb customer balance"
 
 
 class TrytonError(ProviderError):
@@ -63,46 +69,54 @@ def _hook(d: dict) -> Any:
     return d
 
 
-class JsonRpc:
-    """One keep-alive HTTP connection to `<url>/<database>/rpc/`, session-authenticated.
+class _SessionAuth(Auth):
+    """Tryton's session authentication: `Session base64(user:uid:token)`, renewed by logging in again."""
 
-    Transient trouble (connection refused, 429/5xx, a locked SQLite database, a concurrency error) is retried
-    with exponential back-off. A write whose answer was lost (the request went out, the reply never came) is
-    never re-sent: ProviderUnavailable stops the run and the record stays pending until a lookup settles it.
-    """
+    def __init__(self, rpc: "JsonRpc"):
+        self.rpc = weakref.proxy(rpc)       # no reference cycle: a dropped client closes its connection at once
+
+    def apply(self, request) -> None:
+        if self.rpc.session_header:
+            request.headers["Authorization"] = self.rpc.session_header
+
+    def refresh(self) -> None:
+        self.rpc.login()
+
+
+class JsonRpc:
+    """Tryton's JSON-RPC at `<url>/<database>/rpc/`, session-authenticated, on the shared HTTP transport
+    (http.py: backoff on busy answers, a lost write never re-sent). Tryton's own "busy" answers (a locked
+    SQLite database, a concurrency error) are retried here too."""
 
     def __init__(self, url: str, database: str, user: str, password: str, *, timeout: float = 120,
                  retries: int = 4, backoff: float = 0.5):
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ProviderError(f"tryton url must look like http://127.0.0.1:8000, got {url!r}")
-        self.url = f"{parts.scheme}://{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
-        self.host, self.port, self.https = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), parts.scheme == "https"
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.url = f"{parts.scheme}://{parts.hostname}:{port}"
         self.path = f"/{urllib.parse.quote(database)}/rpc/"
         self.database, self.user, self._password = database, user, password
-        self.timeout, self.retries, self.backoff = timeout, max(1, int(retries)), backoff
-        self._conn: http.client.HTTPConnection | None = None
-        self._auth: str | None = None
-        self.calls = 0
+        self.retries, self.backoff = max(1, int(retries)), backoff
+        redact.register(password)
+        self.session_header: str | None = None
+        self.transport = HttpTransport(self.url, service=f"Tryton at {self.url}", timeout=timeout,
+                                       policy=RetryPolicy(retries=self.retries, backoff=backoff),
+                                       auth=_SessionAuth(self), headers={"Content-Type": "application/json"})
 
-    def _connection(self) -> http.client.HTTPConnection:
-        if self._conn is None:
-            cls = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
-            self._conn = cls(self.host, self.port, timeout=self.timeout)
-        return self._conn
-
-    def _drop(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+    @property
+    def calls(self) -> int:
+        return self.transport.requests
 
     def close(self) -> None:
-        self._drop()
+        self.transport.close()
 
     def login(self) -> None:
         result = self._post("common.db.login", [self.user, {"password": self._password}], auth=False)
         uid, token = result[0], result[1]
-        self._auth = "Session " + base64.b64encode(f"{self.user}:{uid}:{token}".encode()).decode()
+        redact.register(str(token))
+        self.session_header = "Session " + base64.b64encode(f"{self.user}:{uid}:{token}".encode()).decode()
+        redact.register(self.session_header.split(" ", 1)[1])
         self.uid = uid
 
     def call(self, method: str, *params: Any) -> Any:
@@ -112,46 +126,20 @@ class JsonRpc:
         read_only = method.endswith(READ_ONLY) or method in READ_ONLY
         body = json.dumps({"id": 0, "method": method, "params": params}, cls=_Encoder)
         delay, last = self.backoff, ""
-        relogged = False
         for attempt in range(self.retries + 1):
             if attempt:
-                time.sleep(delay)
+                self.transport.sleep(delay)
                 delay *= 2
-            headers = {"Content-Type": "application/json", "Connection": "keep-alive"}
-            if auth and self._auth:
-                headers["Authorization"] = self._auth
-            conn = self._connection()
-            try:
-                conn.request("POST", self.path, body, headers)
-            except (OSError, http.client.HTTPException) as exc:       # not sent: always safe to try again
-                self._drop()
-                last = f"cannot reach Tryton at {self.url}: {exc}"
-                continue
-            try:
-                resp = conn.getresponse()
-                data = resp.read()
-            except (OSError, http.client.HTTPException) as exc:
-                self._drop()
-                last = f"no answer from Tryton at {self.url} ({exc})"
-                if read_only:
-                    continue
-                raise ProviderUnavailable(f"{last} to {method}: the write may or may not have happened; "
-                                          "the record stays pending and is looked up on the next run") from None
-            self.calls += 1
-            if resp.status in RETRY_STATUS:
-                last = f"Tryton at {self.url} answered HTTP {resp.status} to {method}"
-                continue
-            if resp.status in (401, 403) and auth and not relogged:
-                relogged = True
-                self.login()
-                continue
-            if resp.status in (401, 403):
+            resp = self.transport.request("POST", self.path, content=body, idempotent=read_only,
+                                          authenticate=auth, what=method)
+            if resp.status_code in (401, 403):
                 raise ProviderUnavailable(f"Tryton at {self.url} refused user {self.user!r} on database "
-                                          f"{self.database!r} (HTTP {resp.status}): check the password variable")
-            if resp.status != 200:
-                raise ProviderUnavailable(f"Tryton at {self.url} answered HTTP {resp.status} to {method}: "
-                                          f"{data[:200].decode(errors='replace')}")
-            answer = json.loads(data, object_hook=_hook)
+                                          f"{self.database!r} (HTTP {resp.status_code}): check the password variable")
+            if resp.status_code != 200:
+                raise ProviderUnavailable(redact.redact(
+                    f"Tryton at {self.url} answered HTTP {resp.status_code} to {method}: "
+                    f"{resp.content[:200].decode(errors='replace')}"))
+            answer = json.loads(resp.content, object_hook=_hook)
             if "error" not in answer:
                 return answer.get("result")
             error = answer["error"]
@@ -159,34 +147,47 @@ class JsonRpc:
             detail = error[1] if isinstance(error, (list, tuple)) and len(error) > 1 else ""
             if kind == "UserError":
                 message, description = detail[0], detail[1] if len(detail) > 1 else ""
-                raise TrytonError(f"{message}" + (f" {description}" if description else ""))
+                raise TrytonError(redact.redact(f"{message}" + (f" {description}" if description else "")))
             if kind == "UserWarning":
-                raise TrytonWarning(detail[0], detail[1])
+                raise TrytonWarning(detail[0], redact.redact(detail[1]))
             if kind == "ConcurrencyException" or "database is locked" in str(kind):
                 last = f"Tryton busy on {method}: {kind}"
                 continue
-            raise TrytonError(f"Tryton server error on {method}: {kind}")
+            raise TrytonError(redact.redact(f"Tryton server error on {method}: {kind}"))
         raise ProviderUnavailable(last or f"Tryton at {self.url} kept failing")
 
 
 # --- the provider -----------------------------------------------------------------------------------
 
-class TrytonProvider:
+class TrytonProvider(Provider):
     name: ClassVar[str] = "tryton"
+    SETTINGS: ClassVar[dict[str, Field]] = {
+        "url": Field("url", "http://127.0.0.1:8000", "the Tryton server"),
+        "database": Field("str", "orb"),
+        "user": Field("str", "admin"),
+        "password_env": Field("env", "TRYTON_PASSWORD", "the NAME of the environment variable holding the password",
+                              required=True),
+        "timeout": Field("number", 120.0, minimum=1),
+        "retries": Field("int", 4, minimum=0),
+        "backoff": Field("number", 0.5, minimum=0),
+        "batch_size": Field("int", 50, "invoices per create/post call", minimum=1),
+        "accounts": Field("section", fields={k: Field("str", v) for k, v in ACCOUNTS.items()}),
+        "payment_method": Field("str", PAYMENT_METHOD),
+        "balance_payment_method": Field("str", BALANCE_PAYMENT_METHOD),
+    }
 
-    def __init__(self, config: dict[str, Any]):
+    def __init__(self, settings=None, *, context=None):
         from ..settings import secret_from_env
 
-        config = dict(config or {})
-        url = config.get("url") or "http://127.0.0.1:8000"
+        super().__init__(settings, context=context)
+        config = self.settings
         self._password = secret_from_env(config, "password", "tryton") or ""
-        self.rpc = JsonRpc(url, str(config.get("database") or "orb"), str(config.get("user") or "admin"),
-                           self._password, timeout=float(config.get("timeout", 120)),
-                           retries=int(config.get("retries", 4)), backoff=float(config.get("backoff", 0.5)))
-        self.batch_size = max(1, int(config.get("batch_size", 50)))
-        self.codes = {**ACCOUNTS, **(config.get("accounts") or {})}
-        self.payment_method_name = config.get("payment_method") or PAYMENT_METHOD
-        self.balance_method_name = config.get("balance_payment_method") or BALANCE_PAYMENT_METHOD
+        self.rpc = JsonRpc(config["url"], config["database"], config["user"], self._password,
+                           timeout=config["timeout"], retries=config["retries"], backoff=config["backoff"])
+        self.batch_size = config["batch_size"]
+        self.codes = dict(config["accounts"])
+        self.payment_method_name = config["payment_method"]
+        self.balance_method_name = config["balance_payment_method"]
         self.rpc.login()
         self.ctx = self.rpc.call("model.res.user.get_preferences", True, {})
         self._resolve()

@@ -42,11 +42,9 @@ CURRENCIES = [
     ("CHF", "Swiss Franc", "CHF", 2, "0.88"), ("SEK", "Swedish Krona", "kr", 2, "10.5"), ("INR", "Indian Rupee", "₹", 2, "83"),
     ("BRL", "Brazilian Real", "R$", 2, "5.0"), ("KWD", "Kuwaiti Dinar", "KD", 3, "0.31"),
 ]
-# What the provider's defaults refer to (codes of the universal chart, names of the payment methods).
-ACCOUNTS = {"receivable": "1.2.1", "revenue": "4.2.2", "adjustments": "4.3.3", "tax": "2.2.3",
-            "customer_balance": "2.2.5", "cash": "1.1.1"}
-PAYMENT_METHOD = "Orb payment"
-BALANCE_PAYMENT_METHOD = "Orb customer balance"
+# What the provider's defaults refer to (codes of the universal chart, names of the payment methods): the
+# provider owns them; the server creates what they name.
+from .tryton import ACCOUNTS, BALANCE_PAYMENT_METHOD, PAYMENT_METHOD  # noqa: E402
 
 
 def default_years(today: dt.date | None = None) -> list[int]:

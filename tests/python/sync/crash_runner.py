@@ -26,9 +26,9 @@ def install(trap: str) -> None:
     kind, _, rest = trap.partition(":")
     calls = {"n": 0}
     if kind == "before_create":
-        from orb_finance.sync.engine import _Pass
+        from orb_finance.sync.engine import Executor
         n = int(rest)
-        original = _Pass._open_records
+        original = Executor._open_records
 
         def open_records(self, works):
             original(self, works)
@@ -37,7 +37,7 @@ def install(trap: str) -> None:
                 calls["n"] += 1
                 if calls["n"] >= n:
                     _fire()
-        _Pass._open_records = open_records
+        Executor._open_records = open_records
     elif kind == "after_append":
         from orb_finance.sync.providers.beancount import BeancountProvider
         n = int(rest)

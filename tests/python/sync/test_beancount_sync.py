@@ -30,14 +30,14 @@ def test_day1_books_every_object_once_with_the_hand_worked_balances(sync_setup, 
     result = sync_setup.run(sync_warehouses.day1)
     assert result.ok, result.failures
     assert result.by_status() == {"customer": {"synced": 3}, "invoice": {"synced": 9},
-                                  "credit_memo": {"synced": 3}, "payment": {"synced": 3}}
+                                  "credit_memo": {"synced": 3}, "payment": {"synced": 3},
+                                  "balance_transaction": {"synced": 1}}
     check = bean_check(sync_setup.ledger)
     assert check.returncode == 0, check.stdout + check.stderr
     assert receivables(sync_setup.ledger) == {
         ("Assets:Receivable:USD:Acme-Corp", "USD"): D("200.50"),
-        ("Assets:Receivable:EUR:Bolt-GmbH", "EUR"): D("-59.50"),
         ("Assets:Receivable:USD:Cobalt-Labs-Inc", "USD"): D("35.00"),
-    }
+    }   # Bolt's refund went to its customer balance: its receivable is 0 (no row)
     assert balances(sync_setup.ledger, "Income:Revenue") == {
         ("Income:Revenue:USD", "USD"): D("-397.50"), ("Income:Revenue:EUR", "EUR"): D("-300")}
     assert balances(sync_setup.ledger, "Income:CreditNotes") == {
@@ -45,7 +45,9 @@ def test_day1_books_every_object_once_with_the_hand_worked_balances(sync_setup, 
     assert balances(sync_setup.ledger, "Liabilities:Tax") == {
         ("Liabilities:Tax:USD", "USD"): D("-28"), ("Liabilities:Tax:EUR", "EUR"): D("-47.50")}
     assert balances(sync_setup.ledger, "Liabilities:CustomerBalance") == {
-        ("Liabilities:CustomerBalance:USD", "USD"): D("10")}
+        ("Liabilities:CustomerBalance:EUR:Bolt-GmbH", "EUR"): D("-59.50")}    # Acme: +10 goodwill - 10 applied
+    assert balances(sync_setup.ledger, "Expenses:CustomerBalanceAdjustments") == {
+        ("Expenses:CustomerBalanceAdjustments:USD", "USD"): D("10")}
     assert balances(sync_setup.ledger, "Assets:Cash") == {
         ("Assets:Cash:USD", "USD"): D("110"), ("Assets:Cash:EUR", "EUR"): D("357")}
 
@@ -57,7 +59,7 @@ def test_every_transaction_carries_its_orb_id_and_links_to_its_invoice(sync_setu
     assert rows == [("pa_a1", "payment", {"orb-inv_a1"})]
     ids = {r[0] for r in bql(sync_setup.ledger, "SELECT DISTINCT entry_meta('orb_id')")}
     assert ids == {"inv_a1", "inv_a2", "inv_a3", "inv_a4", "inv_a5", "inv_b1", "inv_b2", "inv_c1", "inv_c2",
-                   "cn_a2", "cn_a4", "cn_b2", "pa_a1", "pa_b2", "paid:inv_b1"}
+                   "cn_a2", "cn_a4", "cn_b2", "pa_a1", "pa_b2", "paid:inv_b1", "cbt_a0"}
 
 
 def test_a_second_run_sends_nothing_and_writes_no_record(sync_setup, sync_warehouses):
@@ -67,7 +69,7 @@ def test_a_second_run_sends_nothing_and_writes_no_record(sync_setup, sync_wareho
     again = sync_setup.run(sync_warehouses.day1)
     assert again.ok and again.sent == 0
     assert again.by_status() == {"invoice": {"up to date": 9}, "credit_memo": {"up to date": 3},
-                                 "payment": {"up to date": 3}}
+                                 "payment": {"up to date": 3}, "balance_transaction": {"up to date": 1}}
     assert sync_setup.ledger.read_text() == ledger_before
     assert len(sync_setup.records()) == records_before
 
@@ -94,7 +96,8 @@ def test_day2_voids_delete_memos_and_void_the_invoice(sync_setup, sync_warehouse
     assert result.ok, result.failures
     assert result.by_status() == {"invoice": {"synced": 2, "up to date": 8},       # inv_a6 created, inv_a4 voided
                                   "credit_memo": {"synced": 2, "up to date": 1},   # cn_a4, cn_b2 deleted
-                                  "payment": {"synced": 1, "up to date": 3}}       # pa_a2
+                                  "payment": {"synced": 1, "up to date": 3},       # pa_a2
+                                  "balance_transaction": {"up to date": 1}}        # cbt_b3 is booked by cn_b2's deletion
     actions = {(r.object_type, r.orb_id): r.action for r in sync_setup.records() if r.run_id == result.run_id}
     assert actions == {("invoice", "inv_a6"): "create", ("invoice", "inv_a4"): "void",
                        ("credit_memo", "cn_a4"): "delete", ("credit_memo", "cn_b2"): "delete",
@@ -106,7 +109,8 @@ def test_day2_voids_delete_memos_and_void_the_invoice(sync_setup, sync_warehouse
     assert receivables(sync_setup.ledger) == {
         ("Assets:Receivable:USD:Acme-Corp", "USD"): D("45.50"),
         ("Assets:Receivable:USD:Cobalt-Labs-Inc", "USD"): D("35.00"),
-    }   # Bolt's EUR receivable is back to 0 (an empty inventory: no row)
+    }   # Bolt's EUR receivable stays 0 (an empty inventory: no row)
+    assert balances(sync_setup.ledger, "Liabilities:CustomerBalance") == {}      # Bolt: 59.50 credited, taken back
     # the void is a reversing entry dated the void, tagged and linked to the invoice
     assert bql(sync_setup.ledger, "SELECT date, tags, links, entry_meta('reverses') WHERE entry_meta('orb_id') = "
                                   "'inv_a4' AND 'orb-void' IN tags AND account ~ 'Receivable'") == [

@@ -22,13 +22,13 @@ def test_csv_has_the_spec_columns_and_the_filtered_records_newest_first(sync_set
     assert "3 record(s) written" in proc.stdout
     rows = read_csv(out)
     assert rows[0] == ["record_id", "attempted_at", "object_type", "orb_id", "provider", "provider_id", "status",
-                       "error", "invoice_number", "amount", "currency"] == CSV_COLUMNS
+                       "error", "invoice_number", "amount", "currency", "action"] == CSV_COLUMNS
     body = [dict(zip(rows[0], r)) for r in rows[1:]]
     assert [r["orb_id"] for r in body] == ["pa_b2", "paid:inv_b1", "pa_a1"]      # sent in date order; newest first
     assert [int(r["record_id"]) for r in body] == sorted((int(r["record_id"]) for r in body), reverse=True)
     assert body[2] == {**body[2], "object_type": "payment", "provider": "beancount", "provider_id": "payment/pa_a1/1",
                        "status": "synced", "error": "", "invoice_number": "INV-0001", "amount": "110.00",
-                       "currency": "USD"}
+                       "currency": "USD", "action": "create"}
 
 
 def test_a_formula_in_a_value_is_neutralised(sync_setup, sync_warehouses):

@@ -54,12 +54,14 @@ def test_resync_after_remapping_the_customer_moves_the_invoice_payment_and_memo(
     assert history(sync_setup, "pa_b2") == [("resync", "synced", "payment/pa_b2/2"),
                                              ("create", "resynced", "payment/pa_b2/1")]
     assert history(sync_setup, "inv_b1") == [("create", "synced", "invoice/inv_b1/1")]
-    # each object is live exactly once; inv_b2's 238 - 59.50 - 238 moved to the new account
+    # each object is live exactly once; inv_b2 (238 billed, 238 paid) and the refund cn_b2 put in the customer's
+    # balance moved to the new customer's accounts
     live = live_per_orb_id(sync_setup.ledger)
-    assert set(live.values()) == {1} and len(live) == 15
+    assert set(live.values()) == {1} and len(live) == 16
     assert bean_check(sync_setup.ledger).returncode == 0
-    assert balances(sync_setup.ledger, "Assets:Receivable:EUR") == {
-        ("Assets:Receivable:EUR:Bolt-Europe", "EUR"): Decimal("-59.50")}     # Bolt-GmbH is back to 0
+    assert balances(sync_setup.ledger, "Assets:Receivable:EUR") == {}       # paid in full under either name
+    assert balances(sync_setup.ledger, "Liabilities:CustomerBalance:EUR") == {
+        ("Liabilities:CustomerBalance:EUR:Bolt-Europe", "EUR"): Decimal("-59.50")}   # Bolt-GmbH is back to 0
     # the old entries were reversed on their own dates
     reversals = bql(sync_setup.ledger, "SELECT DISTINCT date, entry_meta('reverses') WHERE 'orb-resync' IN tags")
     assert sorted(reversals) == sorted([(dt.date(2026, 2, 15), "invoice/inv_b2/1"),
@@ -104,7 +106,7 @@ def test_resync_killed_halfway_completes_on_the_next_run(sync_setup, sync_wareho
     result = sync_setup.run(sync_warehouses.day1)
     assert result.ok
     live = live_per_orb_id(sync_setup.ledger)
-    assert set(live.values()) == {1} and len(live) == 15
+    assert set(live.values()) == {1} and len(live) == 16
     assert [s for _, s, _ in history(sync_setup, "inv_b2")] == ["synced", "resynced"]
     assert [s for _, s, _ in history(sync_setup, "pa_b2")] == ["synced", "resynced"]
     assert bean_check(sync_setup.ledger).returncode == 0
