@@ -18,10 +18,11 @@ from decimal import Decimal
 from typing import Any, ClassVar, Sequence
 
 from ... import redact
-from ..payloads import CreditMemoPayload, CustomerPayload, InvoicePayload, PaymentPayload
+from ..payloads import (CASH, CUSTOMER_BALANCE, RECEIVABLE, BalanceTransactionPayload, CreditMemoPayload,
+                        CustomerPayload, InvoicePayload, PaymentPayload)
 from ..settings import Field
-from .base import (CREDIT_MEMO, CUSTOMER, INVOICE, PAYMENT, Outcome, Provider, ProviderError, ProviderUnavailable,
-                   Removal)
+from .base import (BALANCE_TRANSACTION, CREDIT_MEMO, CUSTOMER, INVOICE, PAYMENT, BalanceLine, Outcome, Provider,
+                   ProviderError, ProviderUnavailable, Removal)
 from .http import Auth, HttpTransport, RetryPolicy
 
 READ_ONLY = ("search", "read", "search_read", "search_count", "get_preferences", "common.db.login",
@@ -29,7 +30,12 @@ READ_ONLY = ("search", "read", "search_read", "search_count", "get_preferences",
 # What the provider's defaults refer to: codes of Tryton's universal chart of accounts (the local server,
 # tryton_server.py, creates the customer-balance account) and the names of the payment methods.
 ACCOUNTS = {"receivable": "1.2.1", "revenue": "4.2.2", "adjustments": "4.3.3", "tax": "2.2.3",
-            "customer_balance": "2.2.5", "cash": "1.1.1"}
+            "customer_balance": "2.2.5", "cash": "1.1.1", "balance_adjustments": "4.3.2"}
+# The balance kind each account reads back as (reconcile), and whether it is credit-positive. Tryton books credit
+# memo lines on the revenue account, so revenue reads back net of credit notes.
+ACCOUNT_KINDS = {"receivable": ("receivable", False), "customer_balance": ("customer_balance", True),
+                 "cash": ("cash", False), "revenue": ("revenue", True), "adjustments": ("adjustments", True),
+                 "tax": ("tax", True), "balance_adjustments": ("balance_adjustments", False)}
 PAYMENT_METHOD = "Orb payment"
 BALANCE_PAYMENT_METHOD = "Orb customer balance"
 
@@ -218,6 +224,9 @@ class TrytonProvider(Provider):
         if not journal:
             raise ProviderError("Tryton has no revenue journal")
         self.journal = journal[0]
+        misc = (self._m("account.journal", "search", [("type", "=", "general")], 0, 1, None)
+                or self._m("account.journal", "search", [("type", "=", "cash")], 0, 1, None))
+        self.misc_journal = misc[0]
         methods = {m["name"]: m for m in self._m("account.invoice.payment.method", "search_read",
                                                  [("name", "in", [self.payment_method_name, self.balance_method_name])],
                                                  0, None, None, ["name", "journal"])}
@@ -225,6 +234,7 @@ class TrytonProvider(Provider):
             raise ProviderError(f"Tryton has no payment method {self.payment_method_name!r}; set tryton.payment_method")
         self.payment_method = methods[self.payment_method_name]["id"]
         self.payment_journal = methods[self.payment_method_name]["journal"]
+        self.balance_method = methods.get(self.balance_method_name, {}).get("id")
 
     def _currency(self, code: str) -> int:
         try:
@@ -267,13 +277,19 @@ class TrytonProvider(Provider):
             return {r["reference"]: str(r["id"]) for r in rows}
         if object_type == PAYMENT:
             return {k: str(v) for k, v in self._payment_moves(ids).items()}
+        if object_type == BALANCE_TRANSACTION:
+            return {k: str(v) for k, v in self._live_moves(ids, [("journal", "=", self.misc_journal)]).items()}
         raise ValueError(object_type)
 
     def _payment_moves(self, orb_ids: Sequence[str]) -> dict[str, int]:
         """Live payment moves by Orb payment id (a move with a cancelling move does not count)."""
+        return self._live_moves(orb_ids, [("origin", "like", "account.invoice,%")])
+
+    def _live_moves(self, descriptions: Sequence[str], domain: list) -> dict[str, int]:
+        """Posted moves by description (the Orb id they carry) that no cancelling move reverses."""
         rows = self._m("account.move", "search_read",
-                       [("description", "in", list(orb_ids)), ("origin", "like", "account.invoice,%"),
-                        ("state", "=", "posted")], 0, None, None, ["description"])
+                       [("description", "in", list(descriptions)), ("state", "=", "posted"), *domain],
+                       0, None, None, ["description"])
         if not rows:
             return {}
         cancelled = self._m("account.move", "search_read",
@@ -297,7 +313,8 @@ class TrytonProvider(Provider):
         if not payloads:
             return []
         handler = {CUSTOMER: self._create_customers, INVOICE: self._create_invoices,
-                   CREDIT_MEMO: self._create_memos, PAYMENT: self._create_payments}[object_type]
+                   CREDIT_MEMO: self._create_memos, PAYMENT: self._create_payments,
+                   BALANCE_TRANSACTION: self._create_balances}[object_type]
         return handler(list(payloads))
 
     def _create_many(self, model: str, payloads: list, values: list[dict]) -> list[Outcome]:
@@ -453,8 +470,21 @@ class TrytonProvider(Provider):
             return v
 
         outcomes = self._create_and_post(payloads, build)
-        self._apply_memos([(p, o) for p, o in zip(payloads, outcomes) if o.ok])
+        done = [(p, o) for p, o in zip(payloads, outcomes) if o.ok]
+        self._apply_memos([(p, o) for p, o in done if p.credit_target == RECEIVABLE])
+        for p, o in done:
+            if p.credit_target != RECEIVABLE:
+                self._transfer_memo(p, int(o.provider_id))
         return outcomes
+
+    def _transfer_memo(self, m: CreditMemoPayload, memo_id: int) -> None:
+        """A memo Orb put in the customer's balance (or refunded in cash): its credit moves from the receivable
+        to the customer-balance liability (or out of cash), in one posted move whose origin is the memo."""
+        target = "customer_balance" if m.credit_target == CUSTOMER_BALANCE else "cash"
+        party = int(m.customer_provider_id)
+        self._post_move(m.memo_date, f"{m.orb_id}:transfer", [
+            ("receivable", party, m.total), (target, party if target == "customer_balance" else None, -m.total)],
+            m.currency, origin=f"account.invoice,{memo_id}")
 
     def _apply_memos(self, done: list[tuple[CreditMemoPayload, Outcome]]) -> None:
         """Apply each adjustment credit note to its invoice (its receivable line becomes a payment line of the
@@ -476,9 +506,8 @@ class TrytonProvider(Provider):
         for (p, _), memo in zip(done, memos):
             inv = invoices.get(int(p.invoice_provider_id))
             line = line_of_move.get(memo["move"])
-            if (p.credit_note_type == "refund" or inv is None or line is None or inv["state"] != "posted"
-                    or inv["amount_to_pay"] < p.total):
-                continue   # a refund (Orb: on a paid invoice, owed to the customer): a credit on the party's account
+            if inv is None or line is None or inv["state"] != "posted" or inv["amount_to_pay"] < p.total:
+                continue   # not open for it any more: the credit stays on the party's account
             inv["amount_to_pay"] -= p.total
             writes += [[inv["id"]], {"payment_lines": [("add", [line])]}]
             touched.add(inv["id"])
@@ -525,7 +554,13 @@ class TrytonProvider(Provider):
             view = call("wizard.account.invoice.pay.execute", sid, {}, start, ctx)["view"]
             form = {k: v for k, v in view["defaults"].items() if not k.endswith(".")}
             to_pay = form.get("amount")
-            form.update(amount=self._money(p.amount, p.currency), payment_method=self.payment_method, date=p.payment_date,
+            method = self.payment_method
+            if p.settled_from == CUSTOMER_BALANCE:
+                if self.balance_method is None:
+                    raise ProviderError(f"Tryton has no payment method {self.balance_method_name!r} (an invoice "
+                                        "settled from the customer balance is paid with it); set tryton.balance_payment_method")
+                method = self.balance_method
+            form.update(amount=self._money(p.amount, p.currency), payment_method=method, date=p.payment_date,
                         description=p.orb_id)
             result = call("wizard.account.invoice.pay.execute", sid, {"start": form}, "choice", ctx)
             if result.get("view", {}).get("state") == "ask":
@@ -548,6 +583,8 @@ class TrytonProvider(Provider):
                     self._with_warnings(self._cancel_memo, int(r.provider_id))
                 elif object_type == PAYMENT:
                     self._with_warnings(self._cancel_payment, int(r.provider_id), r.orb_id)
+                elif object_type == BALANCE_TRANSACTION:
+                    self._with_warnings(self._cancel_move, int(r.provider_id), r.orb_id)
                 else:
                     raise ProviderError(f"a {object_type} cannot be removed")
                 out.append(Outcome(r.orb_id, None))
@@ -599,11 +636,117 @@ class TrytonProvider(Provider):
                         0, None, None)
         self._detach(lines)
         self._m("account.invoice", "cancel", [memo_id])
+        for move_id in self._live_moves([f"{self._memo_reference(memo_id)}:transfer"],
+                                        [("origin", "=", f"account.invoice,{memo_id}")]).values():
+            self._cancel_move(move_id, None)
+
+    def _memo_reference(self, memo_id: int) -> str:
+        return self._m("account.invoice", "read", [memo_id], ["reference"])[0]["reference"]
 
     def _cancel_payment(self, move_id: int, orb_id: str) -> None:
         if not self._payment_moves([orb_id]):
             return
+        self._cancel_move(move_id, orb_id)
+
+    def _cancel_move(self, move_id: int, orb_id: str | None) -> None:
+        """Reverse a posted move (a payment, a balance entry, a memo's transfer): unreconciled and taken out of
+        the invoices it pays first; a move already reversed is left alone."""
+        if self._m("account.move", "search", [("origin", "=", f"account.move,{move_id}")], 0, 1, None):
+            return
         lines = self._m("account.move.line", "search", [("move", "=", move_id)], 0, None, None)
         self._detach(lines)
         self._wizard("account.move.cancel", "account.move", [move_id],
-                     [("cancel", {"default": {"description": f"void {orb_id}", "reversal": True}})])
+                     [("cancel", {"default": {"description": f"void {orb_id or move_id}", "reversal": True}})])
+
+    # --- customer-balance entries ------------------------------------------------------------------
+
+    def _create_balances(self, payloads: list[BalanceTransactionPayload]) -> list[Outcome]:
+        contra = {CASH: "cash", "adjustments": "balance_adjustments", RECEIVABLE: "receivable"}
+
+        def write(b: BalanceTransactionPayload) -> str:
+            party = int(b.customer_provider_id)
+            kind = contra[b.contra]
+            return str(self._post_move(b.transaction_date, b.orb_id, [
+                (kind, party if kind == "receivable" else None, b.amount),
+                ("customer_balance", party, -b.amount)], b.currency))
+
+        return self.each(payloads, lambda b: b.orb_id, write)
+
+    def _rate(self, currency: str, on: dt.date) -> Decimal:
+        ctx = {**self.ctx, "date": on}
+        rows = self.rpc.call("model.currency.currency.read", [self._currency(currency)], ["rate"], ctx)
+        rate = rows[0]["rate"]
+        if not rate:
+            raise ProviderError(f"Tryton has no {currency} rate on or before {on}")
+        return Decimal(rate)
+
+    def _post_move(self, on: dt.date, description: str, lines: list[tuple[str, int | None, Decimal]], currency: str,
+                   origin: str | None = None) -> int:
+        """One posted move in the miscellaneous journal: (account kind, party, amount in `currency`, debit
+        positive). Foreign-currency amounts carry their second currency, converted at Tryton's rate of the day."""
+        company_currency = self._company_currency()
+        foreign = self._currency(currency) != company_currency
+        rate = self._rate(currency, on) if foreign else Decimal(1)
+        company_digits = Decimal(1).scaleb(-int(self.digits.get(self._company_code(), 2)))
+        values = []
+        for kind, party, amount in lines:
+            amount = self._money(amount, currency)
+            company = (amount / rate).quantize(company_digits) if foreign else amount
+            v = {"account": self.account[kind], "debit": company if company > 0 else Decimal(0),
+                 "credit": -company if company < 0 else Decimal(0)}
+            if party is not None:
+                v["party"] = party
+            if foreign:
+                v["second_currency"] = self._currency(currency)
+                v["amount_second_currency"] = amount
+            values.append(v)
+        period = self._m("account.period", "search", [("company", "=", self.ctx["company"]), ("type", "=", "standard"),
+                                                     ("start_date", "<=", on), ("end_date", ">=", on)], 0, 1, None)
+        if not period:
+            raise ProviderError(f"Tryton has no open accounting period for {on}: create the fiscal year first")
+        move, = self._m("account.move", "create", [{
+            "journal": self.misc_journal, "date": on, "period": period[0], "description": description,
+            "company": self.ctx["company"],
+            **({"origin": origin} if origin else {}), "lines": [("create", values)]}])
+        self._with_warnings(self._m, "account.move", "post", [move])
+        return move
+
+    def _company_currency(self) -> int:
+        if not hasattr(self, "_company_currency_id"):
+            row, = self._m("company.company", "read", [self.ctx["company"]], ["currency"])
+            self._company_currency_id = row["currency"]
+        return self._company_currency_id
+
+    def _company_code(self) -> str:
+        by_id = {v: k for k, v in self.currencies.items()}
+        return by_id[self._company_currency()]
+
+    # --- balances (reconcile) ------------------------------------------------------------------------
+
+    def balances(self, as_of: dt.date) -> list[BalanceLine]:
+        """Posted move lines dated on or before `as_of`, summed per account kind, currency (the second currency
+        where a line has one) and party (its code is the Orb customer id)."""
+        kinds = {self.account[k]: k for k in ACCOUNT_KINDS if self.account.get(k)}
+        rows = self._m("account.move.line", "search_read",
+                       [("account", "in", list(kinds)), ("move.state", "=", "posted"), ("move.date", "<=", as_of)],
+                       0, None, None, ["account", "party", "debit", "credit", "second_currency",
+                                       "amount_second_currency"])
+        parties = {r["party"] for r in rows if r.get("party")}
+        codes = {p["id"]: p["code"] for p in self._m("party.party", "read", sorted(parties), ["code"])} if parties else {}
+        by_id = {v: k for k, v in self.currencies.items()}
+        company = by_id[self._company_currency()]
+        sums: dict[tuple, Decimal] = {}
+        for r in rows:
+            kind = kinds[r["account"]]
+            if r.get("second_currency"):
+                currency, amount = by_id[r["second_currency"]], r["amount_second_currency"]
+            else:
+                currency, amount = company, r["debit"] - r["credit"]
+            party = codes.get(r.get("party")) if kind in ("receivable", "customer_balance") else None
+            key = (kind, currency, party)
+            sums[key] = sums.get(key, Decimal(0)) + amount
+        out = []
+        for (kind, currency, party), amount in sorted(sums.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
+            balance_kind, credit_positive = ACCOUNT_KINDS[kind]
+            out.append(BalanceLine(balance_kind, currency, -amount if credit_positive else amount, party))
+        return out

@@ -332,8 +332,9 @@ def _chart(pool, company) -> None:
     config.save()
     # a liability for the customer balances Orb applies to invoices
     other, = Account.search([("code", "=", "2.2.4"), ("company", "=", company.id)])
+    # (per party: the provider reads each customer's balance back for reconcile)
     Account.create([{"name": "Customer Balances (Orb)", "code": ACCOUNTS["customer_balance"], "type": other.type.id,
-                     "parent": other.parent.id, "company": company.id}])
+                     "parent": other.parent.id, "company": company.id, "party_required": True}])
 
 
 def _fiscal_year(pool, company, year: int) -> None:
