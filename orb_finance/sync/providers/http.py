@@ -195,6 +195,17 @@ class HttpTransport:
             write_exchange(self.request_log, exchange, self._log_lock)
 
 
+def excerpt(response: httpx.Response, limit: int = 300) -> str:
+    """A one-line, redacted excerpt of an error answer for a message: HTML tags dropped, white space folded."""
+    import re
+
+    text = response.content.decode("utf-8", "replace")
+    text = re.sub(r"<[^>]+>", " ", text) if "<" in text else text
+    text = " ".join(text.split())
+    text = redact.redact(text)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def body_of(content: bytes, content_type: str | None) -> Any:
     """A body for the request log: parsed JSON where it is JSON, else text (redacted either way)."""
     if not content:

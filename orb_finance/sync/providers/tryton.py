@@ -23,7 +23,7 @@ from ..payloads import (CASH, CUSTOMER_BALANCE, RECEIVABLE, BalanceTransactionPa
 from ..settings import Field
 from .base import (BALANCE_TRANSACTION, CREDIT_MEMO, CUSTOMER, INVOICE, PAYMENT, BalanceLine, Outcome, Provider,
                    ProviderError, ProviderUnavailable, Removal)
-from .http import Auth, HttpTransport, RetryPolicy
+from .http import Auth, HttpTransport, RetryPolicy, excerpt
 
 READ_ONLY = ("search", "read", "search_read", "search_count", "get_preferences", "common.db.login",
              "common.server.version", "fields_get")
@@ -142,9 +142,8 @@ class JsonRpc:
                 raise ProviderUnavailable(f"Tryton at {self.url} refused user {self.user!r} on database "
                                           f"{self.database!r} (HTTP {resp.status_code}): check the password variable")
             if resp.status_code != 200:
-                raise ProviderUnavailable(redact.redact(
-                    f"Tryton at {self.url} answered HTTP {resp.status_code} to {method}: "
-                    f"{resp.content[:200].decode(errors='replace')}"))
+                raise ProviderUnavailable(f"Tryton at {self.url} answered HTTP {resp.status_code} to {method}: "
+                                          f"{excerpt(resp)}")
             answer = json.loads(resp.content, object_hook=_hook)
             if "error" not in answer:
                 return answer.get("result")

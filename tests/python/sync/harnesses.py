@@ -1,0 +1,146 @@
+"""Provider harnesses for the conformance suite (test_provider_conformance.py): one per provider, saying how to
+point the sync at a live instance of it, how to lose the answer of a write, and how to make it echo a request.
+
+Adding a provider to the suite is one Harness subclass here and one entry in HARNESSES.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from orb_finance.sync.providers import AnswerLost
+
+
+class Harness:
+    name = ""
+    marks: tuple = ()
+    has_secrets = True
+
+    def __init__(self, request):
+        self.request = request
+
+    def settings(self) -> dict[str, Any]:
+        """The settings mapping (provider and its section) that connect the sync to the live instance."""
+        raise NotImplementedError
+
+    def lose_next_answer(self, monkeypatch, object_type: str) -> None:
+        """The next create of `object_type` reaches the provider (it is written) but its answer is lost."""
+        raise NotImplementedError
+
+    def echoing_settings(self, url: str) -> dict[str, Any]:
+        """Settings that point the provider at `url` (a server that echoes every request in an error)."""
+        raise NotImplementedError
+
+    def secret(self) -> str:
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str]:
+        """Environment variables holding the provider's test credentials."""
+        return {}
+
+
+class BeancountHarness(Harness):
+    name = "beancount"
+    has_secrets = False
+
+    def settings(self):
+        return {"provider": "beancount"}          # SyncSetup.write() adds the ledger path under tmp_path
+
+    def lose_next_answer(self, monkeypatch, object_type):
+        from orb_finance.sync.providers.beancount import BeancountProvider
+
+        original = BeancountProvider.create
+        state = {"done": False}
+
+        def create(self, otype, payloads):
+            outcomes = original(self, otype, payloads)
+            if otype == object_type and not state["done"]:
+                state["done"] = True
+                raise AnswerLost("the answer of the ledger write was lost (test): the record stays pending")
+            return outcomes
+        monkeypatch.setattr(BeancountProvider, "create", create)
+
+
+class TrytonHarness(Harness):
+    name = "tryton"
+    marks = (pytest.mark.tryton,)
+
+    def settings(self):
+        from .conftest import tryton_settings
+        return tryton_settings(self.request.getfixturevalue("tryton"))
+
+    def lose_next_answer(self, monkeypatch, object_type):
+        from orb_finance.sync.providers.tryton import JsonRpc
+
+        method = {"invoice": "model.account.invoice.post"}[object_type]
+        original = JsonRpc.call
+        state = {"done": False}
+
+        def call(self, name, *params):
+            result = original(self, name, *params)
+            if name == method and not state["done"]:
+                state["done"] = True
+                raise AnswerLost(f"no answer from Tryton to {name} (test): the record stays pending")
+            return result
+        monkeypatch.setattr(JsonRpc, "call", call)
+
+    def secret(self):
+        from .conftest import TRYTON_PASSWORD
+        return TRYTON_PASSWORD
+
+    def env(self):
+        from .conftest import TRYTON_PASSWORD, TRYTON_PASSWORD_ENV
+        return {TRYTON_PASSWORD_ENV: TRYTON_PASSWORD}
+
+    def echoing_settings(self, url):
+        from .conftest import TRYTON_PASSWORD_ENV
+        return {"provider": "tryton", "tryton": {"url": url, "database": "orb", "user": "admin",
+                                                 "password_env": TRYTON_PASSWORD_ENV, "retries": 0}}
+
+
+HARNESSES = [BeancountHarness, TrytonHarness]
+
+
+class EchoServer:
+    """An HTTP server (a misbehaving provider or proxy) that answers every request with an error page quoting
+    the request: its headers and body, secrets included."""
+
+    def __init__(self, status: int = 500):
+        outer = self
+        self.status = status
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _echo(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                page = (f"<html><body><h1>Error</h1><p>Cannot route {self.command} {self.path}: "
+                        f"{body.decode('utf-8', 'replace')}</p><pre>{self.headers}</pre></body></html>").encode()
+                self.send_response(outer.status)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _echo
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def dump(value: Any) -> str:
+    return json.dumps(value, default=str)
