@@ -172,6 +172,12 @@ def _cmd_sync_tryton_server(args: argparse.Namespace) -> int:
     return tryton_server.cli(args, console=console)
 
 
+def _cmd_sync_sandbox(args: argparse.Namespace) -> int:
+    from .sync import sandbox
+
+    return sandbox.cli(args, console)
+
+
 def _add_sync_parser(sub) -> None:
     sync_parser = sub.add_parser("sync", help="accounting sync: push invoices, customers, credit memos and payments")
     sync_sub = sync_parser.add_subparsers(dest="sync_command", required=True)
@@ -221,6 +227,18 @@ def _add_sync_parser(sub) -> None:
     p.add_argument("--years", default=None, help="fiscal years to create, e.g. 2025-2027 (default: last, this and next year)")
     p.add_argument("--init-only", action="store_true", help="create the database, do not start the server")
     p.set_defaults(func=_cmd_sync_tryton_server)
+
+    from .sync.sandbox import VENDORS
+    p = sync_sub.add_parser("sandbox", help="run a local QuickBooks or NetSuite API to try the sync against",
+                            description="A local server that speaks the vendor's documented REST shapes and errors "
+                                        "(state kept under --dir). With --settings-out it writes a settings file that "
+                                        "connects to it and FILE.env with its test credentials.")
+    p.add_argument("vendor", choices=VENDORS)
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--dir", default=None, help="where the sandbox keeps its state (default: in memory)")
+    p.add_argument("--request-log", default=None, metavar="FILE", help="JSON Lines of every exchange (secrets redacted)")
+    p.add_argument("--settings-out", default=None, metavar="FILE", help="write settings that connect the sync here")
+    p.set_defaults(func=_cmd_sync_sandbox)
 
 
 def build_parser() -> argparse.ArgumentParser:
