@@ -4,7 +4,8 @@ Owns the rules of talking to a remote accounting system: timeouts; retry with ex
 `Retry-After` for answers that mean "not processed, try later" (429, 503) and for requests that are safe to
 repeat; "a write whose answer was lost is never re-sent blind" (AnswerLost: the record stays pending and the
 next run looks it up); one re-authentication on 401 through an auth hook; a client-side rate limit; and an
-optional JSON Lines log of every exchange with secrets redacted.
+optional JSON Lines log of every exchange with secrets redacted; a cap on requests in flight when a provider
+sends from several threads (NetSuite's account-wide concurrency limit).
 """
 
 from __future__ import annotations
@@ -104,12 +105,15 @@ class HttpTransport:
     sleep: Callable[[float], None] = time.sleep
     transport: httpx.BaseTransport | None = None        # tests: httpx.MockTransport
     on_exchange: Callable[[Exchange], None] | None = None
+    max_in_flight: int | None = None                    # at most this many requests at once (threads share it)
 
     def __post_init__(self) -> None:
         self.client = httpx.Client(base_url=self.base_url, timeout=self.timeout, headers=self.headers,
                                    transport=self.transport, follow_redirects=False)
         self.requests = 0
         self._log_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._in_flight = (threading.BoundedSemaphore(self.max_in_flight) if self.max_in_flight else None)
 
     def close(self) -> None:
         self.client.close()
@@ -139,6 +143,8 @@ class HttpTransport:
             if authenticate and self.auth is not None:
                 self.auth.apply(request)
             started = time.monotonic()
+            if self._in_flight is not None:
+                self._in_flight.acquire()
             try:
                 response = self.client.send(request)
                 response.read()
@@ -153,7 +159,11 @@ class HttpTransport:
                 raise AnswerLost(redact.redact(
                     f"{last}: the write may or may not have happened; the record stays pending and is looked up on "
                     "the next run")) from None
-            self.requests += 1
+            finally:
+                if self._in_flight is not None:
+                    self._in_flight.release()
+            with self._count_lock:
+                self.requests += 1
             self._log(request, response, time.monotonic() - started)
             status = response.status_code
             if status == 401 and authenticate and self.auth is not None and not reauthed:
