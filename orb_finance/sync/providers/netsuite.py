@@ -360,7 +360,7 @@ class NetSuiteProvider(Provider):
         if details is None:
             return ProviderUnavailable(redact.redact(
                 f"NetSuite answered HTTP {resp.status_code} to {what}, not in NetSuite's error format (check "
-                f"netsuite.base_url {self.base_url}): {excerpt(resp)}"))
+                f"netsuite.base_url {self.base_url}): {excerpt(resp, 1000)}"))
         code, detail, path = details
         if resp.status_code == 403:
             return ProviderUnavailable(redact.redact(f"NetSuite refused {what} (HTTP 403 {code}): {detail}"))

@@ -103,7 +103,42 @@ class TrytonHarness(Harness):
                                                  "password_env": TRYTON_PASSWORD_ENV, "retries": 0}}
 
 
-HARNESSES = [BeancountHarness, TrytonHarness]
+class NetSuiteHarness(Harness):
+    """A NetSuite sandbox of its own per test (in this process, on a free 127.0.0.1 port), token-based auth."""
+    name = "netsuite"
+
+    @property
+    def sandbox(self):
+        if getattr(self, "_sandbox", None) is None:
+            from .netsuite_support import start_sandbox
+            self._sandbox = start_sandbox(self.request)
+        return self._sandbox
+
+    def settings(self):
+        from .netsuite_support import netsuite_settings
+        return netsuite_settings(self.sandbox)
+
+    def lose_next_answer(self, monkeypatch, object_type):
+        from orb_finance.sync.providers.netsuite import RECORDS
+        from orb_finance.sync.sandbox import Fault
+
+        self.sandbox.faults.append(Fault(match=rf"^PUT /services/rest/record/v1/{RECORDS[object_type]}/eid:",
+                                         kind="commit_then_drop"))
+
+    def secret(self):
+        return self.sandbox.credentials()["NETSUITE_CONSUMER_KEY"]     # sent in every request's OAuth header
+
+    def env(self):
+        return self.sandbox.credentials()
+
+    def echoing_settings(self, url):
+        from .netsuite_support import netsuite_settings
+        raw = netsuite_settings(self.sandbox)
+        raw["netsuite"].update(base_url=url, retries=0)
+        return raw
+
+
+HARNESSES = [BeancountHarness, TrytonHarness, NetSuiteHarness]
 
 
 class EchoServer:
