@@ -422,10 +422,10 @@ def _behind(customer: str | None, currency: str, data: SyncData, hist: dict, ski
     mine = _objects_of(customer, data)
     for key in sorted(mine):
         h = hist.get(key)
-        if key in skipped and (h is None or h.latest.status != st.SYNCED):
-            out.append(f"{key[0]} {key[1]} skipped: {skipped[key]}")
-        elif h is not None and h.latest.status in (st.FAILED, st.PENDING, st.RETRIED):
+        if h is not None and h.latest.status in (st.FAILED, st.PENDING, st.RETRIED):
             out.append(f"{key[0]} {key[1]} {h.latest.status} (record {h.latest.record_id})")
+        elif key in skipped and (h is None or h.latest.status != st.SYNCED):
+            out.append(f"{key[0]} {key[1]} skipped: {skipped[key]}")
     return out
 
 
