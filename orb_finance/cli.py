@@ -172,6 +172,23 @@ def _cmd_sync_tryton_server(args: argparse.Namespace) -> int:
     return tryton_server.cli(args, console=console)
 
 
+def _cmd_sync_reconcile(args: argparse.Namespace) -> int:
+    from .nightly import parse_as_of
+    from .sync import reconcile, settings as sync_settings
+
+    as_of = parse_as_of(args.as_of) if args.as_of else None
+    report = reconcile.reconcile(sync_settings.load(args.config), args.duckdb_path, as_of=as_of,
+                                 by_customer=args.by_customer)
+    console.print(reconcile.table(report))
+    if args.csv:
+        target = paths.cli_path(args.csv)
+        n = reconcile.write_csv(report, target)
+        console.print(f"{n} line(s) written to {target}", markup=False, highlight=False)
+    out = console if report.ok else err_console
+    out.print(report.summary(), markup=False, highlight=False, soft_wrap=True)
+    return report.exit_code
+
+
 def _cmd_sync_sandbox(args: argparse.Namespace) -> int:
     from .sync import sandbox
 
@@ -219,6 +236,16 @@ def _add_sync_parser(sub) -> None:
     p.add_argument("orb_customer_id", metavar="ORB_CUSTOMER_ID")
     p.add_argument("provider_customer_id", metavar="PROVIDER_CUSTOMER_ID")
     p.set_defaults(func=_cmd_sync_map_customer)
+
+    p = sync_sub.add_parser("reconcile", help="read the books back and tie them to the warehouse (exit 6: they differ)",
+                            description="Sets the provider's balances beside the warehouse's (SPEC §5.1): receivables vs "
+                                        "ar_aging, customer balances vs customer_balances, cash, revenue and tax vs the "
+                                        "documents the sync books. Exit 0 when every line ties, 6 when one differs.")
+    common(p)
+    p.add_argument("--as-of", default=None, help="YYYY-MM-DD (default: the warehouse's as-of date; it must match it)")
+    p.add_argument("--by-customer", action="store_true", help="a line per customer too (differing ones are always shown)")
+    p.add_argument("--csv", default=None, metavar="FILE", help="write every line as CSV")
+    p.set_defaults(func=_cmd_sync_reconcile)
 
     p = sync_sub.add_parser("tryton-server", help="create and run a local Tryton ERP for the tryton provider")
     p.add_argument("--dir", default="warehouse/tryton", help="where the database and config live")

@@ -315,13 +315,15 @@ class BeancountProvider(Provider):
         n, base = 2, leaf
         while taken(leaf):
             leaf, n = f"{base}-{n}", n + 1
+        pending: dict = {}
         if c.currency:
             text = self._open_text(self._account("receivable", c.currency, leaf), c.currency,
-                                   {"orb_customer_id": c.orb_id, "customer_name": c.name})
+                                   {"orb_customer_id": c.orb_id, "customer_name": c.name}, pending)
         else:   # no invoicing currency: remember the customer with a custom directive
             text = f'{self.open_date} custom "orb-customer" {_q(c.orb_id)} {_q(leaf)}\n\n'
-        idx.customers[c.orb_id], idx.leaves[leaf] = leaf, c.orb_id
         self._append(text)
+        self._commit_opens(pending)
+        idx.customers[c.orb_id], idx.leaves[leaf] = leaf, c.orb_id
         return leaf
 
     def _invoice(self, inv: InvoicePayload) -> str:
@@ -412,25 +414,34 @@ class BeancountProvider(Provider):
             raise ProviderError(f"no {kind.replace('_', ' ')} account: the customer is not mapped")
         return template.format(currency=currency, customer=customer or "")
 
-    def _open_text(self, account: str, currency: str | None, meta: dict | None = None) -> str:
-        """The open directive for `account` if it is not open yet (dated open_date), else ''."""
-        if account in self.index.opens:
+    def _open_text(self, account: str, currency: str | None, meta: dict | None = None,
+                   pending: dict | None = None) -> str:
+        """The open directive for `account` if it is not open yet (dated open_date), else ''. The account is noted
+        in `pending` (account -> (date, currencies), plus "" -> currencies given an operating_currency option);
+        `_commit_opens` records them once the text is in the ledger, so a refused entry opens nothing."""
+        pending = {} if pending is None else pending
+        if account in self.index.opens or account in pending:
             return ""
         from beancount.core import account as bc_account
         if not bc_account.is_valid(account):
             raise ProviderError(f"{account!r} is not a valid Beancount account name")
-        self.index.opens[account] = (self.open_date, (currency,) if currency else ())
+        pending[account] = (self.open_date, (currency,) if currency else ())
         text = ""
-        if currency and currency not in self.index.operating:    # Fava reports in the operating currencies
-            self.index.operating.add(currency)
+        operating = pending.setdefault("", set())
+        if currency and currency not in self.index.operating and currency not in operating:
+            operating.add(currency)        # Fava reports in the operating currencies
             text += f'option "operating_currency" "{currency}"\n\n'
         text += f"{self.open_date} open {account}" + (f" {currency}" if currency else "") + "\n"
         for k, v in (meta or {}).items():
             text += f"  {k}: {_q(v)}\n"
         return text + "\n"
 
-    def _check_posting(self, account: str, currency: str, on: dt.date) -> None:
-        opened = self.index.opens.get(account)
+    def _commit_opens(self, pending: dict) -> None:
+        self.index.operating.update(pending.pop("", set()))
+        self.index.opens.update(pending)
+
+    def _check_posting(self, account: str, currency: str, on: dt.date, pending: dict | None = None) -> None:
+        opened = self.index.opens.get(account) or (pending or {}).get(account)
         if opened is not None:
             if opened[0] > on:
                 raise ProviderError(f"account {account} opens on {opened[0]}, after the entry's date {on}")
@@ -447,11 +458,11 @@ class BeancountProvider(Provider):
         if sum((p[1] for p in postings), Decimal(0)) != 0:
             raise ProviderError(f"{object_type} {orb_id} does not balance: "
                                 f"{sum((p[1] for p in postings), Decimal(0))} {postings[0][2]}")
-        opens = ""
+        opens, pending = "", {}
         for account, _, currency, _ in postings:
             if account not in idx.opens:
-                opens += self._open_text(account, currency, _customer_meta(account, idx))
-            self._check_posting(account, currency, on)
+                opens += self._open_text(account, currency, _customer_meta(account, idx), pending)
+            self._check_posting(account, currency, on, pending)
         key = (object_type, orb_id)
         if reversal_of:
             txn_id = reversal_of
@@ -472,6 +483,7 @@ class BeancountProvider(Provider):
                 if v is not None:
                     text += f"    {k}: {_q(v)}\n"
         self._append(opens + text + "\n")
+        self._commit_opens(pending)
         if reversal_of:
             idx.reversed.add(reversal_of)
             if idx.live.get(key) == reversal_of:

@@ -24,7 +24,8 @@ from orb_finance.sync import settings as sync_settings
 HERE = Path(__file__).parent
 SYNC_EXPORT = HERE / "fixtures" / "sync_export"
 PROJECT = HERE.parents[2]
-SELECT = ["path:seeds", "path:models/staging", "+path:models/marts/accounting_sync"]
+# the sync marts, and the finance marts reconcile ties the books to
+SELECT = ["path:seeds", "path:models/staging", "+path:models/marts/accounting_sync", "+ar_aging", "+customer_balances"]
 
 
 def build_warehouse(dbt_builder, export: Path, keep_as: Path) -> Path:
