@@ -13,33 +13,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
-import pytest
-from rich.console import Console
 
-from orb_finance import warehouse
-
-from .conftest import SELECT, bean_check, bql
-
-
-@pytest.fixture(scope="module")
-def generated_warehouse(dbt_builder, tmp_path_factory) -> Path:
-    from orb_finance.exports.generate import generate_sample
-
-    root = tmp_path_factory.mktemp("generated")
-    generate_sample(root / "export", customers=60, months=6, seed=11, console=Console(quiet=True))
-    for stale in (dbt_builder.db_path, dbt_builder.db_path.with_suffix(".duckdb.wal")):
-        stale.unlink(missing_ok=True)
-    result = warehouse.build(root / "export", dbt_builder.db_path,
-                             select=[*SELECT, "+billings_monthly", "+deferred_revenue_rollforward"],
-                             target_path=dbt_builder.target_path,
-                             show_progress=False)
-    assert result.success, result.reason()
-    kept = root / "warehouse.duckdb"
-    kept.write_bytes(dbt_builder.db_path.read_bytes())
-    return kept
+from .conftest import bean_check, bql
 
 
 def by_currency(rows) -> dict[str, Decimal]:
