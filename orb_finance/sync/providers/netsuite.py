@@ -834,6 +834,7 @@ class NetSuiteProvider(Provider):
         pending for a later run."""
         deadline = time.monotonic() + self.async_wait
         outcomes = list(outcomes)
+        pause = 0.1
         while True:
             waiting = [i for i, o in enumerate(outcomes) if o.pending_ref]
             if not waiting:
@@ -848,7 +849,8 @@ class NetSuiteProvider(Provider):
                 outcomes[i] = out
             if time.monotonic() >= deadline or not any(o.pending_ref for o in outcomes):
                 return outcomes
-            time.sleep(min(0.5, max(0.05, deadline - time.monotonic())))
+            time.sleep(min(pause, max(0.05, deadline - time.monotonic())))
+            pause = min(2.0, pause * 2)
 
     def settle(self, object_type: str, pendings: Sequence[Pending]) -> list[Outcome]:
         """Pending writes of an earlier run: a job is polled (synced, failed with its error, or still pending);

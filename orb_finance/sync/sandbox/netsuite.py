@@ -179,7 +179,7 @@ create table transaction (id integer primary key, tranid text, externalid text, 
     entity integer, trandate text, duedate text, currency integer, subsidiary integer, memo text,
     foreigntotal text, foreignamountunpaid text, status text, postingperiod integer, createddate text);
 create table transactionline (transaction integer, id integer, linesequencenumber integer, mainline text,
-    item integer, entity integer, foreignamount text, quantity text, memo text, expenseaccount integer);
+    item integer, entity integer, foreignamount text, quantity text, memo text);
 create table transactionaccountingline (transaction integer, transactionline integer, account integer,
     accountingbook integer, amount text, debit text, credit text, netamount text, posting text);
 create table customer (id integer primary key, entityid text, externalid text, companyname text, email text,
@@ -271,10 +271,10 @@ class Books:
         tl, tal = [], []
         for n, (account, entity, item, amount, memo) in enumerate(lines):
             tl.append((i, n, n, "T" if n == 0 else "F", int(item) if item else None, int(entity) if entity else None,
-                       format(amount, "f"), None, memo, int(account)))
+                       format(amount, "f"), None, memo))
             tal.append((i, n, int(account), 1, format(amount, "f"), format(amount, "f") if amount > 0 else None,
                         format(-amount, "f") if amount < 0 else None, format(amount, "f"), "T"))
-        self._many("insert into transactionline values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", tl)
+        self._many("insert into transactionline values (?, ?, ?, ?, ?, ?, ?, ?, ?)", tl)
         self._many("insert into transactionaccountingline values (?, ?, ?, ?, ?, ?, ?, ?, ?)", tal)
 
     def set_unpaid(self, rid: str, unpaid: Decimal | None, status: str | None) -> None:
@@ -356,7 +356,9 @@ class NetSuiteSandbox(Sandbox):
         return self.state["records"][RECORD_TYPES[rtype.lower()]]
 
     def settings(self) -> dict[str, Any]:
-        return {"provider": "netsuite", "netsuite": {
+        # the sync's state store beside the settings file (relative paths in it are relative to its folder): a trial
+        # against the sandbox never mixes with a real account's records
+        return {"provider": "netsuite", "state_path": "netsuite_sandbox_sync_state.sqlite", "netsuite": {
             "account_id": ACCOUNT, "base_url": self.url, "auth": "tba",
             "certificate_id": self.state["credentials"]["certificate_id"],
             "subsidiary": "1", "bank_accounts": {code: BANKS[code] for code in sorted(BANKS)},
