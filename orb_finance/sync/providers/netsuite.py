@@ -500,17 +500,6 @@ class NetSuiteProvider(Provider):
                                 "or map it with netsuite.currencies)")
         return {"id": self._currency_ids[code]}
 
-    def _remaining(self, ids: set[str]) -> dict[str, Decimal]:
-        """What is still open on invoices (or unapplied on journal entries), by internal id."""
-        out: dict[str, Decimal] = {}
-        ordered = sorted(i for i in ids if i.isdigit())
-        for i in range(0, len(ordered), IN_LIST):
-            rows = self.suiteql(f"SELECT id, foreignamountunpaid FROM transaction WHERE id IN "
-                                f"({', '.join(ordered[i:i + IN_LIST])})")
-            for row in rows:
-                out[str(row["id"])] = Decimal(str(row.get("foreignamountunpaid") or "0"))
-        return out
-
     # --- record bodies -------------------------------------------------------------------------------
 
     def _setting_ref(self, key: str, what: str) -> dict[str, str]:
@@ -622,7 +611,6 @@ class NetSuiteProvider(Provider):
         payloads = list(payloads)
         if not payloads:
             return []
-        plan = self._plan_applications(object_type, payloads)
         blocked = self._free_voided(payloads) if object_type == INVOICE else {}
         write = {CUSTOMER: self._write_customer, INVOICE: self._write_invoice, CREDIT_MEMO: self._write_memo,
                  PAYMENT: self._write_payment, BALANCE_TRANSACTION: self._write_balance}[object_type]
@@ -632,7 +620,7 @@ class NetSuiteProvider(Provider):
             if p.orb_id in blocked:
                 return Outcome(p.orb_id, None, blocked[p.orb_id])
             try:
-                kind, ref = write(p, plan.get(i))
+                kind, ref = write(p)
             except ProviderError as exc:
                 self._clean_aux(object_type, p)
                 return Outcome(p.orb_id, None, str(exc))
@@ -662,37 +650,18 @@ class NetSuiteProvider(Provider):
             raise (lost or errors)[0]
         return [r for r in results if r is not None]
 
-    def _plan_applications(self, object_type: str, payloads: list) -> dict[int, Decimal]:
-        """How much of each memo or payment applies to its invoice: at most what is still open there (NetSuite
-        refuses more), counting what earlier items of the same chunk take."""
-        if object_type not in (CREDIT_MEMO, PAYMENT):
-            return {}
-        wanted = [(i, p) for i, p in enumerate(payloads)
-                  if object_type == PAYMENT or p.credit_target == RECEIVABLE]
-        if not wanted:
-            return {}
-        open_amounts = self._remaining({str(p.invoice_provider_id) for _, p in wanted})
-        plan = {}
-        for i, p in wanted:
-            amount = p.total if object_type == CREDIT_MEMO else p.amount
-            left = open_amounts.get(str(p.invoice_provider_id), Decimal(0))
-            take = max(Decimal(0), min(amount, left))
-            open_amounts[str(p.invoice_provider_id)] = left - take
-            plan[i] = take
-        return plan
-
     def _main_write(self, object_type: str, eid: str, body: dict, on: dt.date) -> tuple[str, str]:
         return self._upsert(RECORDS[object_type], eid, body, REPLACE.get(object_type), on,
                             asynchronous=self.async_mode)
 
-    def _write_customer(self, c: CustomerPayload, _: Any) -> tuple[str, str]:
+    def _write_customer(self, c: CustomerPayload) -> tuple[str, str]:
         return self._upsert("customer", external_id(c.orb_id), self._customer_body(c), None, None,
                             asynchronous=self.async_mode)
 
-    def _write_invoice(self, inv: InvoicePayload, _: Any) -> tuple[str, str]:
+    def _write_invoice(self, inv: InvoicePayload) -> tuple[str, str]:
         return self._main_write(INVOICE, external_id(inv.orb_id), self._invoice_body(inv), inv.invoice_date)
 
-    def _write_memo(self, m: CreditMemoPayload, apply_amount: Decimal | None) -> tuple[str, str]:
+    def _write_memo(self, m: CreditMemoPayload) -> tuple[str, str]:
         eid = external_id(m.orb_id)
         about = f"Orb credit note {m.number or m.orb_id} on invoice {m.invoice_number or m.invoice_orb_id}"
         body = self._header(eid, m.currency, m.memo_date, about + (f": {m.reason}" if m.reason else ""))
@@ -706,7 +675,9 @@ class NetSuiteProvider(Provider):
                           "description": "Tax (Orb)", "amount": m.tax_amount})
         body["item"] = {"items": lines}
         if m.credit_target == RECEIVABLE:
-            applies = [(m.invoice_provider_id, apply_amount)] if apply_amount else []
+            # applied to its invoice; NetSuite fills the amount when the memo is written (at most what is still
+            # open there), also when an asynchronous job runs after other applications
+            applies = [(m.invoice_provider_id, None)]
         else:
             # Orb put the credit in the customer's balance (or paid it out): a journal entry moves it from the
             # receivable to the customer-balance liability (or out of the bank); the memo is applied to it.
@@ -721,24 +692,19 @@ class NetSuiteProvider(Provider):
                                       m.customer_provider_id if m.credit_target == CUSTOMER_BALANCE else None)])
             _, journal_id = self._upsert("journalEntry", eid + TRANSFER, journal, "line", m.memo_date)
             applies = [(journal_id, m.total)]
-        if applies:
-            body["apply"] = {"items": [{"doc": {"id": str(doc)}, "apply": True, "amount": amount}
-                                       for doc, amount in applies]}
+        body["apply"] = {"items": [{"doc": {"id": str(doc)}, "apply": True, **({"amount": amount} if amount else {})}
+                                   for doc, amount in applies]}
         return self._main_write(CREDIT_MEMO, eid, body, m.memo_date)
 
-    def _write_payment(self, p: PaymentPayload, apply_amount: Decimal | None) -> tuple[str, str]:
+    def _write_payment(self, p: PaymentPayload) -> tuple[str, str]:
         eid = external_id(p.orb_id)
         memo = (f"Orb payment {p.orb_id} of invoice {p.invoice_number or p.invoice_orb_id}"
                 + (f" ({p.payment_provider} {p.payment_provider_id})" if p.payment_provider_id else ""))
         body = self._header(eid, p.currency, p.payment_date, memo)
         body["customer"] = {"id": p.customer_provider_id}
-        applied = apply_amount if apply_amount is not None else p.amount
         if p.settled_from == CUSTOMER_BALANCE:
             # settled from the customer's balance: a journal entry takes it from the liability to the receivable,
             # and a payment of 0 applies that credit to the invoice.
-            if not applied:
-                raise ProviderError(f"invoice {p.invoice_number or p.invoice_orb_id} has nothing left to pay in "
-                                    "NetSuite, so the customer balance cannot be applied to it")
             journal = self._journal(eid + FROM_BALANCE, p.currency, p.payment_date, memo + " from the customer balance",
                                     [(self._account("customer_balance", "an invoice settled from the customer "
                                                     "balance"), p.amount, p.customer_provider_id),
@@ -746,14 +712,14 @@ class NetSuiteProvider(Provider):
                                       -p.amount, p.customer_provider_id)])
             _, journal_id = self._upsert("journalEntry", eid + FROM_BALANCE, journal, "line", p.payment_date)
             body.update({"payment": Decimal(0), "undepFunds": True,
-                         "credit": {"items": [{"doc": {"id": journal_id}, "apply": True, "amount": applied}]}})
+                         "credit": {"items": [{"doc": {"id": journal_id}, "apply": True, "amount": p.amount}]}})
         else:
             body.update({"payment": p.amount, "account": self._bank(p.currency)})
-        if applied:
-            body["apply"] = {"items": [{"doc": {"id": str(p.invoice_provider_id)}, "apply": True, "amount": applied}]}
+        # applied to its invoice; NetSuite fills the amount (at most what is open there: the rest stays unapplied)
+        body["apply"] = {"items": [{"doc": {"id": str(p.invoice_provider_id)}, "apply": True}]}
         return self._main_write(PAYMENT, eid, body, p.payment_date)
 
-    def _write_balance(self, b: BalanceTransactionPayload, _: Any) -> tuple[str, str]:
+    def _write_balance(self, b: BalanceTransactionPayload) -> tuple[str, str]:
         what = f"a customer-balance {b.action.replace('_', ' ')}"
         contra = {CASH: lambda: (self._bank(b.currency), None),
                   "adjustments": lambda: (self._account("balance_adjustments", what), None),

@@ -1066,32 +1066,42 @@ class NetSuiteSandbox(Sandbox):
                                   f"line.items[{n}].entity")
         if rtype == "customerPayment" and not rec.get("account") and not rec.get("undepFunds"):
             raise Refusal(400, "USER_ERROR", "Please enter value(s) for: Account", "account")
-        applied_total = Decimal(0)
-        for n, line in enumerate(rec.get("apply") or []):
-            if not line.get("apply", True):
-                continue
-            doc, amount = line.get("doc"), _d(line.get("amount"))
-            where = f"apply.items[{n}]"
-            if not doc or self._party(doc) != party:
-                raise Refusal(400, "USER_ERROR", f"The document {doc} is not open for this customer.", where + ".doc")
-            if amount < 0 or amount > self._remaining(doc, exclude=own):
-                raise Refusal(400, "USER_ERROR", f"The amount applied to {self._ref_name('transaction', doc)} "
-                              f"({amount}) exceeds its amount remaining ({self._remaining(doc, exclude=own)}).",
-                              where + ".amount")
-            applied_total += amount
+        # credits a payment uses (credit memos, journal entries crediting the receivable), then the documents it
+        # pays; an apply line without an amount gets what is open on the document, at most what is left to apply
         credits = Decimal(0)
         for n, line in enumerate(rec.get("credit") or []):
             if not line.get("apply", True):
                 continue
-            doc, amount = line.get("doc"), _d(line.get("amount"))
-            if not doc or self._party(doc) != party or amount < 0 or amount > self._unused_credit(doc, exclude=own):
-                raise Refusal(400, "USER_ERROR", f"The credit {doc} cannot be applied for {amount}.",
-                              f"credit.items[{n}]")
+            doc = line.get("doc")
+            unused = self._unused_credit(doc, exclude=own) if doc else Decimal(0)
+            amount = _d(line.get("amount")) if line.get("amount") is not None else unused
+            if not doc or self._party(doc) != party or amount < 0 or amount > unused:
+                raise Refusal(400, "USER_ERROR", f"The credit {doc} cannot be applied for {amount} (unused: "
+                              f"{unused}).", f"credit.items[{n}]")
+            line["amount"] = format(amount, "f")
             credits += amount
-        if rtype == "creditMemo" and applied_total > self._total(rtype, rec):
-            raise Refusal(400, "USER_ERROR", "The amount applied exceeds the credit memo's total.", "apply")
-        if rtype == "customerPayment" and applied_total > _d(rec.get("payment")) + credits:
-            raise Refusal(400, "USER_ERROR", "The amount applied exceeds the payment and the credits used.", "apply")
+        available = (self._total(rtype, rec) if rtype == "creditMemo"
+                     else _d(rec.get("payment")) + credits if rtype == "customerPayment" else Decimal(0))
+        lines = [(n, l) for n, l in enumerate(rec.get("apply") or []) if l.get("apply", True)]
+        applied_total = Decimal(0)
+        for n, line in sorted(lines, key=lambda nl: nl[1].get("amount") is None):
+            doc = line.get("doc")
+            where = f"apply.items[{n}]"
+            if not doc or self._party(doc) != party:
+                raise Refusal(400, "USER_ERROR", f"The document {doc} is not open for this customer.", where + ".doc")
+            remaining = self._remaining(doc, exclude=own)
+            if line.get("amount") is None:
+                amount = max(Decimal(0), min(remaining, available - applied_total))
+                line["amount"] = format(amount, "f")
+            amount = _d(line.get("amount"))
+            if amount < 0 or amount > remaining:
+                raise Refusal(400, "USER_ERROR", f"The amount applied to {self._ref_name('transaction', doc)} "
+                              f"({amount}) exceeds its amount remaining ({remaining}).", where + ".amount")
+            applied_total += amount
+        if rtype in ("creditMemo", "customerPayment") and applied_total > available:
+            raise Refusal(400, "USER_ERROR", f"The amount applied ({applied_total}) exceeds the "
+                          + ("credit memo's total" if rtype == "creditMemo" else "payment and the credits used")
+                          + f" ({available}).", "apply")
 
     def _party(self, rid: str) -> str | None:
         rtype = self.kind_of.get(rid)

@@ -472,3 +472,32 @@ def test_the_sandbox_cli_writes_settings_and_credentials_that_sync_in_three_comm
     with state.StateStore(tmp_path / "netsuite_sandbox_sync_state.sqlite") as store:
         statuses = Counter(h.latest.status for h in store.histories("netsuite").values())
     assert statuses == {"synced": 19}
+
+
+def test_settings_refuse_warehouse_revenue_recognition_and_name_missing_credentials(tmp_path, monkeypatch):
+    from orb_finance.errors import OrbFinanceError
+    from orb_finance.sync import settings as sync_settings
+
+    monkeypatch.setenv("NETSUITE_CONSUMER_KEY", "ck-1234")
+    for name in ("NETSUITE_CONSUMER_SECRET", "NETSUITE_TOKEN_ID", "NETSUITE_TOKEN_SECRET"):
+        monkeypatch.setenv(name, "value-1234")
+    raw = {"provider": "netsuite", "netsuite": {"account_id": "1234567_SB1"}}
+    assert sync_settings.from_mapping(dict(raw)).provider_settings["auth"] == "tba"
+    with pytest.raises(OrbFinanceError, match="NetSuite recognizes revenue itself"):
+        sync_settings.from_mapping({**raw, "revenue_recognition": "warehouse"})
+    monkeypatch.delenv("NETSUITE_TOKEN_SECRET")
+    with pytest.raises(OrbFinanceError, match="NETSUITE_TOKEN_SECRET"):
+        sync_settings.from_mapping(dict(raw))
+    with pytest.raises(OrbFinanceError, match="consumer_secret.*consumer_secret_env"):
+        sync_settings.from_mapping({"provider": "netsuite", "netsuite": {"account_id": "1", "consumer_secret": "x"}})
+
+
+def test_orb_ids_become_netsuite_external_ids_and_back():
+    from orb_finance.sync.providers.netsuite import external_id, orb_id_of
+
+    assert external_id("inv_Ab9") == "inv_Ab9"
+    assert external_id("paid:inv_b1") == "paid-3ainv_b1"            # NetSuite allows letters, digits, _ and -
+    assert external_id("a-b") == "a-2db"
+    for orb_id in ("paid:inv_b1", "a-b", "x--void-1", "é€/ü"):
+        eid = external_id(orb_id)
+        assert orb_id_of(eid) == orb_id and "--" not in eid
