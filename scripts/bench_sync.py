@@ -1,14 +1,19 @@
-"""Accounting-sync benchmark: records per second into Beancount and into a real Tryton ERP.
+"""Accounting-sync benchmark: records per second into Beancount, a real Tryton ERP and the local NetSuite sandbox.
 
-    .venv/bin/python scripts/bench_sync.py                      # Beancount 2000 x 12, Tryton 50 x 6
+    .venv/bin/python scripts/bench_sync.py                      # Beancount 2000 x 12, Tryton 50 x 6, NetSuite 200 x 6
     .venv/bin/python scripts/bench_sync.py --skip-tryton
     .venv/bin/python scripts/bench_sync.py --beancount-customers 200 --tryton-customers 10
+    .venv/bin/python scripts/bench_sync.py --skip-beancount --skip-tryton --netsuite-customers 100
 
 Each provider gets a generated sample export (orbfin generate-sample), a real dbt build of the sync marts,
 and a fresh state store and ledger / database. Beancount: one full pass (timed with and without the
 bean-check the provider runs at the end), then a second pass that has nothing to send. Tryton: the same
 export synced twice into fresh copies of one template database, batched (many records per create and
-post call) and one record per call, for the speed-up. Records per second = sync records written / wall time.
+post call) and one record per call, for the speed-up. NetSuite: the sandbox runs in its own process
+(`orbfin sync sandbox netsuite`, as a user starts it); one pass with synchronous writes and one with asynchronous
+jobs (waited for in the run), each into a fresh sandbox, 4 requests in flight against its concurrency limit of 5,
+then the same with 50 ms added to every answer (a network round trip) at 1 and 4 requests in flight. Records per
+second = sync records written / wall time.
 """
 
 from __future__ import annotations
@@ -157,14 +162,96 @@ def bench_tryton(work: Path, customers: int, months: int, rows: list) -> None:
                   "and credit notes")
 
 
+class SandboxProcess:
+    """`orbfin sync sandbox netsuite` in its own process, with --settings-out; its credentials put in os.environ."""
+
+    def __init__(self, work: Path, name: str):
+        import socket
+        import subprocess
+        import yaml
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.settings_file = work / f"{name}.yml"
+        env_file = Path(str(self.settings_file) + ".env")
+        self.proc = subprocess.Popen([sys.executable, "-m", "orb_finance.cli", "sync", "sandbox", "netsuite", "--port",
+                                      str(port), "--settings-out", str(self.settings_file)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while not env_file.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the NetSuite sandbox did not start")
+            time.sleep(0.1)
+        time.sleep(0.2)
+        for line in env_file.read_text().split("\nexport "):
+            name_, _, value = line.removeprefix("export ").partition("=")
+            os.environ[name_] = value.strip().strip("'")
+        self.settings = yaml.safe_load(self.settings_file.read_text())
+        self.url = self.settings["netsuite"]["base_url"]
+
+    def configure(self, **options) -> None:
+        import httpx
+        httpx.post(f"{self.url}/_sandbox/netsuite", json=options).raise_for_status()
+
+    def stop(self) -> None:
+        import signal
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(timeout=30)
+
+
+def netsuite_item_map(db: Path) -> dict[str, str]:
+    import duckdb
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        items = con.execute("select item_id, external_connections from marts.sync_items order by item_id").fetchall()
+    finally:
+        con.close()
+    return {i: f"ITEM-{4020 + n}" for n, (i, conn) in enumerate(items) if '"netsuite"' not in (conn or "")}
+
+
+def bench_netsuite(work: Path, customers: int, months: int, rows: list) -> None:
+    db = build(work, "netsuite", customers, months, seed=7)
+    item_map = netsuite_item_map(db)
+    runs = [("synchronous writes, 4 in flight", {}, {}, True),
+            ("asynchronous jobs (waited for), 4 in flight", {"async": True, "async_wait": 60}, {"async_delay": 0.2}, False),
+            ("synchronous, +50 ms per answer, 1 in flight", {"concurrency": 1}, {"latency": 0.05}, False),
+            ("synchronous, +50 ms per answer, 4 in flight", {}, {"latency": 0.05}, False)]
+    for n, (label, extra, sandbox_options, second_run) in enumerate(runs):
+        sandbox = SandboxProcess(work, f"netsuite_{n}")
+        try:
+            if sandbox_options:
+                sandbox.configure(**sandbox_options)
+            raw = dict(sandbox.settings)
+            raw["state_path"] = str(work / f"netsuite_state_{n}.sqlite")
+            raw["netsuite"] = {**raw["netsuite"], "item_map": item_map, "concurrency": 4, **extra}
+            result, seconds = sync_once(raw, db)
+            n_records = records(result)
+            pending = sum(c.get("pending", 0) for c in result.by_status().values())
+            console.print(f"[netsuite] {label}: {dict(sorted(result.by_status().items()))}"
+                          + (f"; first failure {result.failures[0].orb_id}: {result.failures[0].error}"
+                             if result.failures else ""))
+            rows.append(("netsuite", f"{customers} x {months}, {label}" + (f" ({pending} pending)" if pending else ""),
+                         n_records, seconds, n_records / seconds))
+            if second_run:
+                again, seconds2 = sync_once(raw, db)
+                assert again.sent == 0
+                rows.append(("netsuite", "second run (nothing to send)", records(again), seconds2, None))
+        finally:
+            sandbox.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--beancount-customers", type=int, default=2000)
     parser.add_argument("--beancount-months", type=int, default=12)
     parser.add_argument("--tryton-customers", type=int, default=50)
     parser.add_argument("--tryton-months", type=int, default=6)
+    parser.add_argument("--netsuite-customers", type=int, default=200)
+    parser.add_argument("--netsuite-months", type=int, default=6)
     parser.add_argument("--skip-beancount", action="store_true")
     parser.add_argument("--skip-tryton", action="store_true")
+    parser.add_argument("--skip-netsuite", action="store_true")
     parser.add_argument("--work-dir", default=None, help="keep the exports, warehouses and ledgers here")
     args = parser.parse_args(argv)
     work = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="orbfin_bench_sync_"))
@@ -175,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
             bench_beancount(work, args.beancount_customers, args.beancount_months, rows)
         if not args.skip_tryton:
             bench_tryton(work, args.tryton_customers, args.tryton_months, rows)
+        if not args.skip_netsuite:
+            bench_netsuite(work, args.netsuite_customers, args.netsuite_months, rows)
     finally:
         if not args.work_dir:
             shutil.rmtree(work, ignore_errors=True)

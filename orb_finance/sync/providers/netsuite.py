@@ -775,7 +775,11 @@ class NetSuiteProvider(Provider):
 
     def _job_outcomes(self, object_type: str, items: list[tuple[str, str, dt.date | None]]) -> list[Outcome]:
         """(orb id, job id, date) -> Outcome: synced, failed with the job's error, still pending, or not_found."""
-        states = [self._job(job) for _, job, _ in items]
+        if self.concurrency > 1 and len(items) > 1:
+            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(items))) as pool:
+                states = list(pool.map(self._job, [job for _, job, _ in items]))
+        else:
+            states = [self._job(job) for _, job, _ in items]
         lookup = [orb for (orb, _, _), (state, pid) in zip(items, states)
                   if state == "unknown" or (state == "done" and not pid)]
         found = self.find(object_type, lookup) if lookup else {}
