@@ -758,12 +758,8 @@ class NetSuiteSandbox(Sandbox):
                     out[name] = {"items": [self._render_line(kind, line) for line in value], "links": []}
                 else:
                     out[name] = {"links": link(rtype, f"{rec['id']}/{name}")}
-            elif isinstance(kind, str) and kind.startswith("ref:") and value is not None:
-                out[name] = {"id": value, "refName": self._ref_name(kind[4:], value)}
-            elif kind == "money" and value is not None:
-                out[name] = float(value)
             else:
-                out[name] = value
+                out[name] = self._render_value(kind, value)
         if rtype in TRANSACTIONS:
             total = self._total(rtype, rec)
             out["total"] = float(total)
@@ -778,16 +774,15 @@ class NetSuiteSandbox(Sandbox):
         return out
 
     def _render_line(self, spec: dict, line: dict) -> dict:
-        out = {}
-        for name, value in line.items():
-            kind = spec.get(name)
-            if isinstance(kind, str) and kind.startswith("ref:") and value is not None:
-                out[name] = {"id": value, "refName": self._ref_name(kind[4:], value)}
-            elif kind == "money" and value is not None:
-                out[name] = float(value)
-            else:
-                out[name] = value
-        return out
+        return {name: self._render_value(spec.get(name), value) for name, value in line.items()}
+
+    def _render_value(self, kind: Any, value: Any) -> Any:
+        """A reference as {"id", "refName"}, money as a JSON number, anything else as stored."""
+        if isinstance(kind, str) and kind.startswith("ref:") and value is not None:
+            return {"id": value, "refName": self._ref_name(kind[4:], value)}
+        if kind == "money" and value is not None:
+            return float(value)
+        return value
 
     def _ref_name(self, kind: str, rid: str) -> str:
         if kind == "item":
