@@ -389,7 +389,11 @@ class NetSuiteSandbox(Sandbox):
 
     def dispatch(self, req: Request) -> tuple[Response, bool]:
         if req.path == "/_sandbox/netsuite" and req.method == "POST":
-            self.configure(**(req.json() or {}))
+            try:
+                self.configure(**(req.json() or {}))
+            except (TypeError, ValueError) as exc:
+                return Response(400, {"error": f"{exc}; settable: closed_periods, concurrency_limit, async_delay, "
+                                               "latency"}), False
             return Response(204), False
         if req.path.startswith("/_sandbox/"):
             return super().dispatch(req)
