@@ -666,9 +666,6 @@ class NetSuiteProvider(Provider):
         about = f"Orb credit note {m.number or m.orb_id} on invoice {m.invoice_number or m.invoice_orb_id}"
         body = self._header(eid, m.currency, m.memo_date, about + (f": {m.reason}" if m.reason else ""))
         body["entity"] = {"id": m.customer_provider_id}
-        field = self.settings.get("invoice_number_field")
-        if field and m.number and field != "tranId":
-            body[field] = m.number
         lines = self._lines(m.lines, service_dates=False)
         if m.tax_amount:
             lines.append({"item": self._setting_ref("tax_item", "the credit note has tax"),
