@@ -58,6 +58,32 @@ def sync_warehouses(dbt_builder, tmp_path_factory) -> Warehouses:
                       day2=build_warehouse(dbt_builder, day2_export, root / "day2.duckdb"))
 
 
+BOOKS_EXPORT = HERE / "fixtures" / "books_export"
+
+
+@dataclass
+class BooksWarehouses:
+    day_a: Path
+    day_b: Path
+
+
+@pytest.fixture(scope="session")
+def books_warehouses(dbt_builder, tmp_path_factory) -> BooksWarehouses:
+    root = tmp_path_factory.mktemp("books_warehouses")
+    day_b_export = root / "export_day_b"
+    shutil.copytree(BOOKS_EXPORT / "day_a", day_b_export)
+    for resource in (BOOKS_EXPORT / "day_b").iterdir():
+        (day_b_export / resource.name).mkdir(exist_ok=True)
+        for f in resource.iterdir():
+            shutil.copyfile(f, day_b_export / resource.name / f.name)
+    out = {}
+    for name, export, as_of in (("day_a", BOOKS_EXPORT / "day_a", "2026-04-30"), ("day_b", day_b_export, "2026-06-01")):
+        result = dbt_builder.build(export, select=SELECT, as_of=as_of, keep_as=root / f"{name}.duckdb")
+        assert result.success, result.reason()
+        out[name] = root / f"{name}.duckdb"
+    return BooksWarehouses(**out)
+
+
 @dataclass
 class SyncSetup:
     """One test's sync: its settings file, state store and ledger, in tmp_path."""

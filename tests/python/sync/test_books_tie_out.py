@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import shutil
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,33 +16,9 @@ import pytest
 
 from orb_finance.sync import reconcile as rc
 
-from .conftest import HERE, SELECT, balances, bean_check, bql
+from .conftest import balances, bean_check, bql
 
 D = Decimal
-BOOKS = HERE / "fixtures" / "books_export"
-
-
-@dataclass
-class BooksWarehouses:
-    day_a: Path
-    day_b: Path
-
-
-@pytest.fixture(scope="session")
-def books_warehouses(dbt_builder, tmp_path_factory) -> BooksWarehouses:
-    root = tmp_path_factory.mktemp("books_warehouses")
-    day_b_export = root / "export_day_b"
-    shutil.copytree(BOOKS / "day_a", day_b_export)
-    for resource in (BOOKS / "day_b").iterdir():
-        (day_b_export / resource.name).mkdir(exist_ok=True)
-        for f in resource.iterdir():
-            shutil.copyfile(f, day_b_export / resource.name / f.name)
-    out = {}
-    for name, export, as_of in (("day_a", BOOKS / "day_a", "2026-04-30"), ("day_b", day_b_export, "2026-06-01")):
-        result = dbt_builder.build(export, select=SELECT, as_of=as_of, keep_as=root / f"{name}.duckdb")
-        assert result.success, result.reason()
-        out[name] = root / f"{name}.duckdb"
-    return BooksWarehouses(**out)
 
 
 def ledger_balances(ledger: Path) -> dict[str, Decimal]:
