@@ -86,7 +86,8 @@ def _add_nightly_parser(sub) -> None:
                        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--export-dir", default=None, help="the Orb export (default: $ORB_EXPORT_PATH)")
     p.add_argument("--as-of", default=None, help="YYYY-MM-DD: AR aging date and report folder name (default: today, UTC)")
-    p.add_argument("--config", default=None, help="accounting sync settings (default: accounting_sync.yml in the project root)")
+    p.add_argument("--config", default=None, help="accounting sync settings (default: accounting_sync.yml in the current "
+                   "directory, else in the project root)")
     p.add_argument("--duckdb-path", default=None, help=f"the live warehouse (default: $ORB_DUCKDB_PATH or {paths.DEFAULT_DUCKDB_PATH})")
     p.add_argument("--reports-dir", default=None, help=f"where the dated report folders go (default: {DEFAULT_REPORTS_DIR}/)")
     p.add_argument("--max-age-hours", type=float, default=DEFAULT_MAX_AGE_HOURS,
@@ -200,7 +201,8 @@ def _add_sync_parser(sub) -> None:
     sync_sub = sync_parser.add_subparsers(dest="sync_command", required=True)
 
     def common(p: argparse.ArgumentParser, warehouse: bool = True) -> None:
-        p.add_argument("--config", default=None, help="settings file (default: accounting_sync.yml in the project root)")
+        p.add_argument("--config", default=None, help="settings file (default: accounting_sync.yml in the current directory, "
+                       "else in the project root)")
         if warehouse:
             p.add_argument("--duckdb-path", default=None,
                            help=f"warehouse file (default: $ORB_DUCKDB_PATH or {paths.DEFAULT_DUCKDB_PATH})")
@@ -248,7 +250,7 @@ def _add_sync_parser(sub) -> None:
     p.set_defaults(func=_cmd_sync_reconcile)
 
     p = sync_sub.add_parser("tryton-server", help="create and run a local Tryton ERP for the tryton provider")
-    p.add_argument("--dir", default="warehouse/tryton", help="where the database and config live")
+    p.add_argument("--dir", default=None, help="where the database and config live (default: warehouse/tryton in the project)")
     p.add_argument("--database", default="orb")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--years", default=None, help="fiscal years to create, e.g. 2025-2027 (default: last, this and next year)")
@@ -309,8 +311,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Options that name a file or folder: given on the command line, a relative path is relative to the current
+# directory (SPEC §5); their defaults (warehouse/..., reports/...) stay relative to the project root.
+PATH_OPTIONS = ("export_dir", "duckdb_path", "reports_dir", "config", "out", "csv", "spark_warehouse", "request_log",
+                "settings_out", "dir")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for name in PATH_OPTIONS:
+        value = getattr(args, name, None)
+        if isinstance(value, str) and value:
+            setattr(args, name, str(paths.cli_path(value)))
     try:
         return args.func(args)
     except OrbFinanceError as exc:
