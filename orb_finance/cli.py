@@ -190,6 +190,35 @@ def _cmd_sync_reconcile(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def _cmd_journal_export(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from rich.table import Table
+
+    from .sync import recognition
+    from .sync.marts import load_marts
+
+    try:
+        month = dt.date.fromisoformat(args.month + "-01")
+    except ValueError:
+        raise OrbFinanceError(f"--month must look like 2026-03, got {args.month!r}") from None
+    data = load_marts(args.duckdb_path)
+    if not data.revenue_monthly and not data.rollforward:
+        raise OrbFinanceError("the warehouse has no revenue_monthly / deferred_revenue_rollforward: build every model")
+    journals = recognition.month_journals(month, data.revenue_monthly, data.rollforward, data.minor_units)
+    if args.csv:
+        n = recognition.write_export(journals, args.csv)
+        console.print(f"{n} journal line(s) for {args.month} written to {args.csv}", markup=False, highlight=False)
+        return 0
+    table = Table(title=f"Revenue recognized in {month:%B %Y} (journal lines for any ERP; orbfin journal export --csv)")
+    for col in recognition.EXPORT_COLUMNS[:6]:
+        table.add_column(col, justify="right" if col in ("debit", "credit") else "left")
+    for row in recognition.export_rows(journals):
+        table.add_row(*[row[c] for c in recognition.EXPORT_COLUMNS[:6]])
+    console.print(table)
+    return 0
+
+
 def _cmd_sync_sandbox(args: argparse.Namespace) -> int:
     from .sync import sandbox
 
@@ -307,6 +336,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_sync_parser(sub)
     _add_nightly_parser(sub)
+
+    journal = sub.add_parser("journal", help="revenue recognition journals from the warehouse (SPEC §5.2)")
+    journal_sub = journal.add_subparsers(dest="journal_command", required=True)
+    p = journal_sub.add_parser("export", help="a month's journals as balanced debit/credit lines for any ERP",
+                               description="The journal that moves a month's recognized revenue (revenue_monthly: usage, "
+                                           "prepaid credit consumption, breakage, credit notes) from deferred revenue to "
+                                           "revenue, per currency, with the unbilled-revenue reclassification; amounts "
+                                           "rounded to the currency's minor unit on running totals.")
+    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--duckdb-path", default=None,
+                   help=f"warehouse file (default: $ORB_DUCKDB_PATH or {paths.DEFAULT_DUCKDB_PATH})")
+    p.add_argument("--csv", default=None, metavar="FILE", help="write the lines as CSV (date, account, currency, debit, "
+                   "credit, memo, orb_month, orb_kind, orb_journal)")
+    p.set_defaults(func=_cmd_journal_export)
 
     return parser
 

@@ -129,6 +129,11 @@ class SyncSetup:
             assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc
 
+    def cli_top(self, *args: str) -> subprocess.CompletedProcess:
+        """`orbfin <args>` (not under `sync`)."""
+        return subprocess.run([sys.executable, "-m", "orb_finance.cli", *args], cwd=PROJECT, capture_output=True,
+                              text=True, timeout=300)
+
     def records(self, **filters):
         from orb_finance.sync import state
         with state.StateStore(self.state) as store:
