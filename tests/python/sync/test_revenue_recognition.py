@@ -136,3 +136,24 @@ def test_journal_export_writes_balanced_debit_and_credit_lines(sync_setup, recog
         mine = [r for r in rows if r["currency"] == currency]
         assert sum(D(r["debit"] or 0) for r in mine) == sum(D(r["credit"] or 0) for r in mine)
         assert {r["date"] for r in mine} == {"2026-02-28"}
+
+
+@pytest.mark.tryton
+def test_tryton_posts_the_same_journals_and_ties_month_by_month(sync_setup, recognition_warehouses, tryton):
+    """Tryton: invoice and memo lines go to deferred revenue (2.2.2) in their own moves, each month's journal is a
+    posted move; the books read back tie to revenue_monthly and the roll-forward on both days."""
+    from .conftest import tryton_settings
+
+    sync_setup.write(**tryton_settings(tryton), revenue_recognition="warehouse")
+    for day, journals in (("day1", 4), ("day2", 1)):
+        result = sync_setup.run(recognition_warehouses[day])
+        assert result.ok, result.failures
+        assert result.by_status()["revenue_journal"].get("synced") == journals
+        report = rc.reconcile(sync_setup.settings(), recognition_warehouses[day])
+        assert report.ok, [rc.describe(l) for l in report.differences]
+    months = {(l.currency, l.customer_name): l.books for l in report.lines if l.check == "recognized"}
+    # January with April's correction of it: 84 - 25 = 59
+    assert months == {("USD", "2026-01"): D("59"), ("USD", "2026-02"): D("64"), ("EUR", "2026-02"): D("40"),
+                      ("EUR", "2026-03"): D("90")}
+    deferred = {l.currency: l.books for l in report.lines if l.check == "deferred_revenue"}
+    assert deferred == {"USD": D("25"), "EUR": D("0")}
