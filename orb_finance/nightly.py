@@ -315,7 +315,8 @@ def _run_steps(result: NightlyResult, export_dir, config, live: Path, reports_ro
         sync_step = result.step("sync")
         could_not_run = sync_step.status == FAILED and "records_written" not in sync_step.details
         snapshot = _sync_snapshot(config, note=(sync_step.error or "") if could_not_run else "")
-        files = write_reports(live, reports_root, result.as_of, snapshot, report)
+        files = write_reports(live, reports_root, result.as_of, snapshot, report, _month_journals(config, live,
+                                                                                                  result.as_of))
     except Exception as exc:
         end(step, t, FAILED, error=_one_line(exc))
         failures.append((EXIT_REPORTS_FAILED, step.error))
@@ -366,6 +367,21 @@ def _reconcile(config, duckdb_path: Path):
     from .sync import reconcile, settings as sync_settings
 
     return reconcile.reconcile(sync_settings.load(str(config) if config else None), duckdb_path)
+
+
+def _month_journals(config, duckdb_path: Path, as_of: dt.date):
+    """With revenue_recognition: warehouse, the journals of the last ended month (SPEC §5.2), for the report."""
+    from .sync import recognition, settings as sync_settings
+    from .sync.marts import load_marts
+
+    try:
+        if sync_settings.load(str(config) if config else None).revenue_recognition != "warehouse":
+            return None
+        data = load_marts(duckdb_path)
+    except OrbFinanceError:
+        return None
+    month = recognition.last_ended_month(as_of)
+    return month, recognition.month_journals(month, data.revenue_monthly, data.rollforward, data.minor_units)
 
 
 def describe_line(line) -> str:

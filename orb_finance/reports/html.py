@@ -37,7 +37,7 @@ def esc(value: Any) -> str:
 
 def render_summary(as_of: dt.date, marts: dict[str, Mart], minor_units: dict[str, int],
                    headlines: Sequence[CurrencyHeadline], sync: SyncSnapshot | None,
-                   files: Sequence[str] = (), reconcile: Any = None) -> str:
+                   files: Sequence[str] = (), reconcile: Any = None, journals: Any = None) -> str:
     money = lambda v, c: format_money(v, c, minor_units)  # noqa: E731
     currencies = sorted({r[marts["billings_monthly"].index("currency")] for r in marts["billings_monthly"].rows}
                         | {r[marts["revenue_monthly"].index("currency")] for r in marts["revenue_monthly"].rows}
@@ -66,6 +66,8 @@ def render_summary(as_of: dt.date, marts: dict[str, Mart], minor_units: dict[str
                           [_deferred_card(c, marts["deferred_revenue_rollforward"], money) for c in currencies]))
     parts.append(_sync_section(sync))
     parts.append(_reconcile_section(reconcile))
+    if journals is not None:
+        parts.append(_journal_section(*journals, money))
     if files:
         items = "".join(f"<li><code>{esc(f)}</code></li>" for f in files)
         parts.append(f"<section><h2>Files in this folder</h2><ul class=\"files\">{items}</ul><p class=\"note\">"
@@ -258,6 +260,28 @@ def _reconcile_section(report: Any) -> str:
              "<th class=\"num\">Difference</th><th>Status</th><th>Behind it</th></tr></thead><tbody>"
              + "".join(rows) + "</tbody></table>")
     return f"<section>{title}{intro}{verdict}{table}</section>"
+
+
+def _journal_section(month: dt.date, payloads: Sequence[Any], money: Callable) -> str:
+    """SPEC §5.2: the revenue recognition journal of the last ended month, per currency, as debit/credit lines."""
+    from ..sync.recognition import ACCOUNT_NAMES
+
+    title = f"<h2>Revenue recognition journal: {esc(month.strftime('%B %Y'))}</h2>"
+    if not payloads:
+        return f"<section>{title}<p class=\"empty\">Nothing recognized in {esc(month.strftime('%B %Y'))}.</p></section>"
+    rows = []
+    for p in payloads:
+        for l in p.lines:
+            debit = money(l.amount, p.currency) if l.amount > 0 else ""
+            credit = money(-l.amount, p.currency) if l.amount < 0 else ""
+            rows.append(f"<tr><td>{esc(p.entry_date)}</td><td>{esc(ACCOUNT_NAMES[l.kind])}</td><td>{esc(p.currency)}</td>"
+                        f"<td class=\"num\">{esc(debit)}</td><td class=\"num\">{esc(credit)}</td></tr>")
+    intro = ("<p class=\"note\">What the month's journal moves from deferred revenue to revenue (usage, prepaid credit "
+             "consumption and breakage, credit notes), with deferred revenue reclassified to unbilled revenue where the "
+             "balance is negative; <code>orbfin journal export --month YYYY-MM</code> writes it for any ERP.</p>")
+    return (f"<section>{title}{intro}<table><thead><tr><th>Date</th><th>Account</th><th>Currency</th>"
+            "<th class=\"num\">Debit</th><th class=\"num\">Credit</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table></section>")
 
 
 def _legend(items: Sequence[tuple[str, str]]) -> str:

@@ -555,3 +555,17 @@ def test_a_broken_export_names_the_file(tiny_export, breakage, message):
         validate_export(tiny_export)
     assert err.value.problems[0].startswith(message.format(r=tiny_export)), err.value.problems
     assert len(err.value.problems) == 1
+
+
+@pytest.mark.slow
+def test_warehouse_revenue_recognition_posts_the_ended_months_and_shows_the_last_journal(site, first_night, tmp_path):
+    config = tmp_path / "sync.yml"
+    config.write_text(f"provider: beancount\nrevenue_recognition: warehouse\nstate_path: {tmp_path / 'state.sqlite'}\n"
+                      f"beancount:\n  ledger_path: {tmp_path / 'orb.beancount'}\n")
+    result, _ = site.run(tmp_path / "reports", config=config, skip_build=True)
+    assert result.exit_code == 0, result.reason
+    doc = _run_json(result)
+    assert doc["steps"][2]["details"]["counts"]["revenue_journal"]["synced"] > 0
+    assert doc["steps"][3]["status"] == "ok"                        # revenue per month and deferred balance tie
+    page = (tmp_path / "reports" / AS_OF / "summary.html").read_text()
+    assert "Revenue recognition journal: September 2026" in page and "Deferred revenue" in page

@@ -30,7 +30,8 @@ def generated_warehouse(request, dbt_builder, tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp(f"generated{request.param}")
     generate_sample(root / "export", customers=40, months=6, seed=request.param, console=Console(quiet=True))
-    result = dbt_builder.build(root / "export", select=SELECT, as_of=AS_OF, keep_as=root / "warehouse.duckdb")
+    result = dbt_builder.build(root / "export", select=[*SELECT, "+revenue_monthly", "+deferred_revenue_rollforward"],
+                               as_of=AS_OF, keep_as=root / "warehouse.duckdb")
     assert result.success, result.reason()
     return root / "warehouse.duckdb"
 
@@ -79,3 +80,48 @@ def test_books_tie_to_ar_aging_and_orbs_customer_balances(generated_warehouse, s
                                                                       "from marts.customer_balances")}
     assert {k: v for k, v in ledger_cb.items() if v} == {k: v for k, v in orb_cb.items() if v}
     assert sum(1 for v in orb_cb.values() if v > 0) >= 1                   # a customer Orb owes money to
+
+
+def test_with_warehouse_recognition_the_income_statement_is_revenue_monthly(generated_warehouse, sync_setup):
+    """revenue_recognition: warehouse on a generated export: every ended month's journal is posted, and, read with
+    bean-query by posting month (what Fava's income statement shows), each month's revenue is revenue_monthly's
+    (journal lines are rounded on running totals: within a cent a month, the running total exact to the cent), and
+    deferred less unbilled revenue at the last month end is the roll-forward's closing balance."""
+    import datetime as dt
+
+    sync_setup.write(revenue_recognition="warehouse")
+    result = sync_setup.run(generated_warehouse)
+    assert result.ok, result.failures[:3]
+    assert result.by_status()["revenue_journal"]["synced"] >= 10
+    assert bean_check(sync_setup.ledger).returncode == 0
+    last_end = dt.date(2026, 9, 30)                        # as of 2026-10-31, September is the last ended month
+    marts_revenue = {(m, c): v for m, c, v in marts(generated_warehouse, "select month, currency, total_revenue from "
+                                                                         "marts.revenue_monthly")}
+    minor = dict(marts(generated_warehouse, "select currency_code, minor_unit from seeds.currencies"))
+    books = defaultdict(Decimal)
+    for year, month, inventory in bql(sync_setup.ledger, "SELECT year, month, sum(position) WHERE account ~ '^Income:' "
+                                                         "AND entry_meta('orb_object') = 'revenue_journal' GROUP BY 1, 2"):
+        for number, currency in inventory:
+            books[(dt.date(year, month, 1), currency)] -= number
+    running = defaultdict(Decimal)
+    for (month, currency), value in sorted(marts_revenue.items()):
+        if month > last_end:
+            continue
+        running[currency] += value
+        quantum = Decimal(1).scaleb(-minor[currency])
+        assert abs(books[(month, currency)] - value) < quantum, (month, currency)
+    for currency, total in running.items():
+        from decimal import ROUND_HALF_UP
+        booked = sum(v for (m, c), v in books.items() if c == currency)
+        assert booked == total.quantize(Decimal(1).scaleb(-minor[currency]), rounding=ROUND_HALF_UP)
+    closing = {c: v for c, v in marts(generated_warehouse, f"select currency, closing_balance from "
+                                                           f"marts.deferred_revenue_rollforward where month = '2026-09-01'")}
+    deferred = defaultdict(Decimal)
+    for (inventory,) in bql(sync_setup.ledger, f"SELECT sum(position) WHERE date <= {last_end} AND "
+                                               "(account ~ '^Liabilities:DeferredRevenue:' OR account ~ '^Assets:UnbilledRevenue:')"):
+        for number, currency in inventory:
+            deferred[currency] -= number
+    for currency, value in closing.items():
+        assert abs(deferred[currency] - value) < Decimal(1).scaleb(-minor[currency]), currency
+    report = rc.reconcile(sync_setup.settings(), generated_warehouse)
+    assert report.ok, [rc.describe(l) for l in report.differences][:5]

@@ -119,6 +119,25 @@ def test_a_late_change_to_a_journaled_month_is_one_correcting_entry_in_the_next(
     assert sync_setup.run(recognition_warehouses["day2"]).sent == 0
 
 
+def test_killed_mid_run_every_journal_is_booked_once(sync_setup, recognition_warehouses):
+    from collections import Counter
+
+    from .test_crash_recovery import run_until_killed
+
+    sync_setup.write(revenue_recognition="warehouse")
+    run_until_killed(sync_setup, recognition_warehouses["day1"], "after_journal:2")   # 2 journals in, unrecorded
+    assert {r.status for r in sync_setup.records(object_type="revenue_journal")} == {"pending"}
+    result = sync_setup.run(recognition_warehouses["day1"])
+    assert result.ok, result.failures
+    per_journal = Counter(orb_id for txn, orb_id in bql(sync_setup.ledger, "SELECT DISTINCT entry_meta('orb_txn'), "
+                                                                           "entry_meta('orb_id')")
+                          if txn and orb_id.startswith("revenue:"))
+    assert per_journal == {"revenue:2026-01:USD": 1, "revenue:2026-02:USD": 1, "revenue:2026-02:EUR": 1,
+                           "revenue:2026-03:EUR": 1}
+    assert revenue_by_month(sync_setup.ledger)[("2026-01", "USD")] == D("84")
+    assert rc.reconcile(sync_setup.settings(), recognition_warehouses["day1"]).ok
+
+
 def test_journal_export_writes_balanced_debit_and_credit_lines(sync_setup, recognition_warehouses, tmp_path):
     out = tmp_path / "journal-2026-02.csv"
     proc = sync_setup.cli_top("journal", "export", "--month", "2026-02", "--duckdb-path",
