@@ -7,11 +7,7 @@ with aged as (
 
 buckets as (
 
-    select 'current' as aging_bucket, 1 as bucket_order
-    union all select '1-30', 2
-    union all select '31-60', 3
-    union all select '61-90', 4
-    union all select '91+', 5
+    {{ aging_buckets() }}
 
 ),
 
