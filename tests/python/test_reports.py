@@ -102,7 +102,7 @@ def test_workbook_has_one_sheet_per_mart_with_typed_money_frozen_header_and_filt
     path.write_bytes(data)
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == marts_mod.finance_mart_names()
-    assert len(wb.sheetnames) == 11
+    assert len(wb.sheetnames) == 16
 
     ws = wb["billings_monthly"]
     assert [c.value for c in ws[1]] == ["month", "currency", "invoice_count", "gross_billings", "credit_notes",
