@@ -128,7 +128,7 @@ def test_workbook_has_one_sheet_per_mart_with_typed_money_frozen_header_and_filt
 
     summary = wb["ar_aging_summary"]
     assert [r[1].value for r in summary.iter_rows(min_row=2, max_row=6)] == ["current", "1-30", "31-60", "61-90", "91+"]
-    assert wb["payment_reconciliation"].auto_filter.ref == "A1:G1"  # empty mart: header and filter only
+    assert wb["payment_reconciliation"].auto_filter.ref == "A1:J1"  # empty mart: header and filter only
 
 
 def test_workbook_bytes_depend_only_on_the_data_and_date(warehouse, tmp_path):
