@@ -2,6 +2,8 @@
 -- (int_fx_conversion_months). A day without a rate in the file takes the latest earlier rate of that currency;
 -- none earlier stops the build naming the currency and the first such day. The reporting currency itself has
 -- rate 1. One row per currency and day; empty without a reporting currency.
+{%- set rate_file = fx_rates_path() if reporting_currency() else '' %}
+
 with conversion_months as (
 
     select * from {{ ref('int_fx_conversion_months') }}
@@ -105,7 +107,7 @@ final as (
         resolved.rate_source_date,
         case
             when resolved.rate is null then {{ orb_raise(
-                "'Rate file: no ' || first_missing.currency || ' rate on or before '"
+                "'Rate file " ~ rate_file | replace("'", "''") ~ ": no ' || first_missing.currency || ' rate on or before '"
                 ~ " || cast(first_missing.rate_date as " ~ dbt.type_string() ~ ") || ' (reporting currency '"
                 ~ " || " ~ reporting_currency_sql() ~ " || '); add a rate for that day or an earlier one'") }}
             else resolved.rate
