@@ -30,6 +30,7 @@ from rich.console import Console
 
 from orb_finance import nightly, warehouse
 from orb_finance.errors import OrbFinanceError
+from orb_finance.reports.marts import finance_mart_names
 from orb_finance.validate import ExportError, validate_export
 
 AS_OF = "2026-10-31"
@@ -214,7 +215,13 @@ def test_first_night_builds_syncs_and_writes_every_report(site, first_night):
     folder = site.root / "reports-1" / AS_OF
     assert reports["folder"] == str(folder) and result.run_json == folder / "run.json"
     assert sorted(p.name for p in folder.iterdir()) == ["csv", "orb-finance-2026-10-31.xlsx", "run.json", "summary.html"]
-    assert len(list((folder / "csv").iterdir())) == 10
+    assert len(list((folder / "csv").iterdir())) == len(finance_mart_names())
+    con = duckdb.connect(str(site.live), read_only=True)
+    try:                                    # no reporting currency: its three marts are built, empty
+        for mart in ("revenue_monthly_reporting", "billings_monthly_reporting", "consolidated_monthly"):
+            assert con.execute(f"select count(*) from marts.{mart}").fetchall() == [(0,)], mart
+    finally:
+        con.close()
     text = result.run_json.read_text()
     assert "password" not in text.lower() and "token" not in text.lower()
 
@@ -243,7 +250,7 @@ def test_csv_of_billings_monthly_equals_the_mart(site, first_night):
 def test_workbook_and_html_of_a_real_night(site, first_night):
     folder = site.root / "reports-1" / AS_OF
     wb = openpyxl.load_workbook(folder / "orb-finance-2026-10-31.xlsx")
-    assert len(wb.sheetnames) == 10 and wb.sheetnames[0] == "billings_monthly"
+    assert wb.sheetnames == finance_mart_names() and wb.sheetnames[0] == "billings_monthly"
     ws = wb["billings_monthly"]
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref.startswith("A1:G")
     formats = {row[1].value: row[6].number_format for row in ws.iter_rows(min_row=2)}
