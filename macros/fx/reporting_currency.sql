@@ -153,3 +153,14 @@
 {% macro to_reporting_currency(amount, rate, reporting_minor_unit) -%}
   {{ round_to_minor_unit("cast(" ~ amount ~ " as decimal(19, 6)) * cast(" ~ rate ~ " as decimal(18, 12))", reporting_minor_unit) }}
 {%- endmacro %}
+
+
+{#- Each amount column of `source`, followed by its conversion at the month's average rate of `rates`
+    (int_fx_rates_monthly), named <column>_reporting: the columns of a *_reporting mart. -#}
+{% macro amounts_at_average_rate(columns, source, rates) -%}
+  {%- for column in columns %}
+        {{ source }}.{{ column }},
+        {{ to_reporting_currency(source ~ '.' ~ column, rates ~ '.average_rate', rates ~ '.reporting_minor_unit') }} as {{ column }}_reporting
+        {{- ',' if not loop.last }}
+  {%- endfor %}
+{%- endmacro %}

@@ -21,14 +21,8 @@ final as (
         rates.reporting_currency,
         rates.average_rate,
         billings.invoice_count,
-        billings.gross_billings,
-        {{ to_reporting_currency('billings.gross_billings', 'rates.average_rate', 'rates.reporting_minor_unit') }} as gross_billings_reporting,
-        billings.credit_notes,
-        {{ to_reporting_currency('billings.credit_notes', 'rates.average_rate', 'rates.reporting_minor_unit') }} as credit_notes_reporting,
-        billings.customer_balance_applied,
-        {{ to_reporting_currency('billings.customer_balance_applied', 'rates.average_rate', 'rates.reporting_minor_unit') }} as customer_balance_applied_reporting,
-        billings.net_billings,
-        {{ to_reporting_currency('billings.net_billings', 'rates.average_rate', 'rates.reporting_minor_unit') }} as net_billings_reporting
+        {{- amounts_at_average_rate(['gross_billings', 'credit_notes', 'customer_balance_applied', 'net_billings'],
+                                    'billings', 'rates') }}
     from billings
     inner join rates
         on billings.month = rates.month

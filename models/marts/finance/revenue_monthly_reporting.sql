@@ -20,16 +20,8 @@ final as (
         revenue.currency,
         rates.reporting_currency,
         rates.average_rate,
-        revenue.usage_revenue,
-        {{ to_reporting_currency('revenue.usage_revenue', 'rates.average_rate', 'rates.reporting_minor_unit') }} as usage_revenue_reporting,
-        revenue.credit_consumption_revenue,
-        {{ to_reporting_currency('revenue.credit_consumption_revenue', 'rates.average_rate', 'rates.reporting_minor_unit') }} as credit_consumption_revenue_reporting,
-        revenue.credit_breakage_revenue,
-        {{ to_reporting_currency('revenue.credit_breakage_revenue', 'rates.average_rate', 'rates.reporting_minor_unit') }} as credit_breakage_revenue_reporting,
-        revenue.credit_note_revenue,
-        {{ to_reporting_currency('revenue.credit_note_revenue', 'rates.average_rate', 'rates.reporting_minor_unit') }} as credit_note_revenue_reporting,
-        revenue.total_revenue,
-        {{ to_reporting_currency('revenue.total_revenue', 'rates.average_rate', 'rates.reporting_minor_unit') }} as total_revenue_reporting
+        {{- amounts_at_average_rate(['usage_revenue', 'credit_consumption_revenue', 'credit_breakage_revenue',
+                                     'credit_note_revenue', 'total_revenue'], 'revenue', 'rates') }}
     from revenue
     inner join rates
         on revenue.month = rates.month
