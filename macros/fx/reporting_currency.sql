@@ -30,10 +30,13 @@
 {%- endmacro %}
 
 
-{#- The rate file's absolute path: var fx_rates_path, else env ORB_FX_RATES_PATH; relative to the project. -#}
-{% macro fx_rates_path() %}
+{#- The rate file's absolute path: var fx_rates_path, else env ORB_FX_RATES_PATH; relative to the project.
+    Not configured: an error, or '' when not `required` (a message that only names the file). -#}
+{% macro fx_rates_path(required=true) %}
   {%- set configured = var('fx_rates_path', none) or env_var('ORB_FX_RATES_PATH', '') -%}
-  {%- if not configured or (configured | string | trim) == '' -%}
+  {%- if (not configured or (configured | string | trim) == '') and not required -%}
+    {{ return('') }}
+  {%- elif not configured or (configured | string | trim) == '' -%}
     {{ exceptions.raise_compiler_error(
         "reporting_currency is " ~ reporting_currency() ~ " but no rate file is configured: set the dbt var "
         ~ "fx_rates_path (--vars '{fx_rates_path: /path/to/rates.csv}') or the environment variable ORB_FX_RATES_PATH "

@@ -2,7 +2,7 @@
 -- (int_fx_conversion_months). A day without a rate in the file takes the latest earlier rate of that currency;
 -- none earlier stops the build naming the currency and the first such day. The reporting currency itself has
 -- rate 1. One row per currency and day; empty without a reporting currency.
-{%- set rate_file = fx_rates_path() if reporting_currency() else '' %}
+{%- set rate_file = fx_rates_path(required=false) %}
 
 with conversion_months as (
 
