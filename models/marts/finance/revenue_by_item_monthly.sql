@@ -1,12 +1,12 @@
 -- SPEC §3 "Item" applied to recognized revenue (the rules of revenue_monthly), per month, currency and item:
---   usage_revenue        "Usage revenue", by the daily line item revenue row's item_id;
+--   usage_revenue        "Usage revenue" (int_daily_revenue_recognized), by the daily revenue row's item_id;
 --   credit_revenue       "Credit revenue" (consumption and breakage) from the credit ledger: item '(prepaid credits)';
 --   credit_note_revenue  "Credit-note revenue (proration)", by the credit-note line's item_id (<= 0);
 -- rows without an item go to item '(none)', so the items of a month and currency add up to revenue_monthly.
 -- item_name is the item's current name.
 with usage as (
 
-    select * from {{ ref('int_revenue_usage_daily') }}
+    select * from {{ ref('int_daily_revenue_recognized') }}
 
 ),
 
@@ -34,7 +34,7 @@ unioned as (
         {{ to_month('revenue_date') }} as month,
         currency,
         coalesce(item_id, '(none)') as item_id,
-        usage_revenue,
+        rounded_amount as usage_revenue,
         {{ to_money(0) }} as credit_revenue,
         {{ to_money(0) }} as credit_note_revenue
     from usage
