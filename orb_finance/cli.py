@@ -31,9 +31,11 @@ def _cmd_generate_sample(args: argparse.Namespace) -> int:
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from . import warehouse
+    from .reporting_currency import reporting_vars
 
+    dbt_vars = reporting_vars(args.reporting_currency, args.fx_rates)
     result = warehouse.build(args.export_dir, args.duckdb_path, as_of=args.as_of, select=args.select, console=err_console,
-                             target=args.target, spark_warehouse=args.spark_warehouse)
+                             target=args.target, spark_warehouse=args.spark_warehouse, dbt_vars=dbt_vars)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts().items()))
     if not result.success:
         raise OrbFinanceError(f"dbt build failed after {result.elapsed:.1f}s ({counts}): {result.reason()}")
@@ -66,7 +68,7 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
 
     result = nightly.run(args.export_dir, as_of=args.as_of, config=args.config, duckdb_path=args.duckdb_path,
                          reports_dir=args.reports_dir, max_age_hours=args.max_age_hours, skip_build=args.skip_build,
-                         console=err_console)
+                         reporting_currency=args.reporting_currency, fx_rates=args.fx_rates, console=err_console)
     console.print(result.table())
     if result.run_json:
         console.print(f"run.json: {result.run_json}", markup=False, highlight=False, soft_wrap=True)
@@ -94,7 +96,15 @@ def _add_nightly_parser(sub) -> None:
                    help=f"fail when the newest delivery file is older than this (default {DEFAULT_MAX_AGE_HOURS:g}; 0: no check)")
     p.add_argument("--skip-build", action="store_true",
                    help="keep the warehouse in place (sync and reports only, e.g. after fixing a sync setting)")
+    _add_reporting_currency_arguments(p)
     p.set_defaults(func=_cmd_nightly)
+
+
+def _add_reporting_currency_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--reporting-currency", default=None, metavar="CODE",
+                   help="also build revenue, billings and a consolidated view in this currency, e.g. USD")
+    p.add_argument("--fx-rates", default=None, metavar="FILE",
+                   help="with --reporting-currency: CSV of rate_date,currency,rate (default: $ORB_FX_RATES_PATH)")
 
 
 # --- orbfin sync ... (SPEC §5; logic in orb_finance/sync) ---------------------------------------------
@@ -321,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=["duckdb", "spark"], default="duckdb",
                    help="dbt target: the DuckDB file, or Spark (needs the spark extra and Java 17)")
     p.add_argument("--spark-warehouse", default=None, help="with --target spark: where Spark writes its tables")
+    _add_reporting_currency_arguments(p)
     p.set_defaults(func=_cmd_build)
 
     p = sub.add_parser("demo", help="generate a sample export, build the warehouse, print headline numbers")

@@ -226,7 +226,8 @@ def test_summary_counts_rows_and_renders(tmp_path: Path) -> None:
     c = open_export(tmp_path / "s")
     for name in schema.RESOURCES:
         assert summary.rows[name] == scalar(c, f"SELECT count(*) FROM raw.{name}"), name
-    assert summary.files == sum(1 for p in (tmp_path / "s").rglob("*") if p.is_file())
+    assert summary.files == sum(1 for p in (tmp_path / "s").glob("*/*") if p.is_file())    # (and fx_rates.csv)
+    assert summary.fx_rates == tmp_path / "s" / "fx_rates.csv" and summary.fx_rates.is_file()
     assert summary.seconds > 0 and summary.peak_rss_mb > 0
     from rich.console import Console
     console = Console(record=True, width=120)
@@ -691,7 +692,7 @@ def _assert_clean(result: warehouse.DbtResult) -> None:
     warned = [n.name for n in result.nodes if n.status == "warn"]
     # the one warning: a credit-note line that names an invoice line Orb did not export (on purpose)
     assert all("credit_note_line_item_invoice_line_item_id" in n for n in warned), warned
-    assert sum(n.resource_type == "model" for n in result.nodes) == len(schema.RESOURCES)
+    assert sum(n.resource_type == "model" and n.name.startswith("stg_orb__") for n in result.nodes) == len(schema.RESOURCES)
     assert sum(n.resource_type == "test" for n in result.nodes) > 100
 
 
