@@ -31,9 +31,11 @@ def _cmd_generate_sample(args: argparse.Namespace) -> int:
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from . import warehouse
+    from .reporting_currency import reporting_vars
 
+    dbt_vars = reporting_vars(args.reporting_currency, args.fx_rates)
     result = warehouse.build(args.export_dir, args.duckdb_path, as_of=args.as_of, select=args.select, console=err_console,
-                             target=args.target, spark_warehouse=args.spark_warehouse)
+                             target=args.target, spark_warehouse=args.spark_warehouse, dbt_vars=dbt_vars)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts().items()))
     if not result.success:
         raise OrbFinanceError(f"dbt build failed after {result.elapsed:.1f}s ({counts}): {result.reason()}")
@@ -66,7 +68,7 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
 
     result = nightly.run(args.export_dir, as_of=args.as_of, config=args.config, duckdb_path=args.duckdb_path,
                          reports_dir=args.reports_dir, max_age_hours=args.max_age_hours, skip_build=args.skip_build,
-                         console=err_console)
+                         reporting_currency=args.reporting_currency, fx_rates=args.fx_rates, console=err_console)
     console.print(result.table())
     if result.run_json:
         console.print(f"run.json: {result.run_json}", markup=False, highlight=False, soft_wrap=True)
@@ -86,14 +88,23 @@ def _add_nightly_parser(sub) -> None:
                        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--export-dir", default=None, help="the Orb export (default: $ORB_EXPORT_PATH)")
     p.add_argument("--as-of", default=None, help="YYYY-MM-DD: AR aging date and report folder name (default: today, UTC)")
-    p.add_argument("--config", default=None, help="accounting sync settings (default: accounting_sync.yml in the project root)")
+    p.add_argument("--config", default=None, help="accounting sync settings (default: accounting_sync.yml in the current "
+                   "directory, else in the project root)")
     p.add_argument("--duckdb-path", default=None, help=f"the live warehouse (default: $ORB_DUCKDB_PATH or {paths.DEFAULT_DUCKDB_PATH})")
     p.add_argument("--reports-dir", default=None, help=f"where the dated report folders go (default: {DEFAULT_REPORTS_DIR}/)")
     p.add_argument("--max-age-hours", type=float, default=DEFAULT_MAX_AGE_HOURS,
                    help=f"fail when the newest delivery file is older than this (default {DEFAULT_MAX_AGE_HOURS:g}; 0: no check)")
     p.add_argument("--skip-build", action="store_true",
                    help="keep the warehouse in place (sync and reports only, e.g. after fixing a sync setting)")
+    _add_reporting_currency_arguments(p)
     p.set_defaults(func=_cmd_nightly)
+
+
+def _add_reporting_currency_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--reporting-currency", default=None, metavar="CODE",
+                   help="also build revenue, billings and a consolidated view in this currency, e.g. USD")
+    p.add_argument("--fx-rates", default=None, metavar="FILE",
+                   help="with --reporting-currency: CSV of rate_date,currency,rate (default: $ORB_FX_RATES_PATH)")
 
 
 # --- orbfin sync ... (SPEC §5; logic in orb_finance/sync) ---------------------------------------------
@@ -189,6 +200,35 @@ def _cmd_sync_reconcile(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def _cmd_journal_export(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from rich.table import Table
+
+    from .sync import recognition
+    from .sync.marts import load_marts
+
+    try:
+        month = dt.date.fromisoformat(args.month + "-01")
+    except ValueError:
+        raise OrbFinanceError(f"--month must look like 2026-03, got {args.month!r}") from None
+    data = load_marts(args.duckdb_path)
+    if not data.revenue_monthly and not data.rollforward:
+        raise OrbFinanceError("the warehouse has no revenue_monthly / deferred_revenue_rollforward: build every model")
+    journals = recognition.month_journals(month, data.revenue_monthly, data.rollforward, data.minor_units)
+    if args.csv:
+        n = recognition.write_export(journals, args.csv)
+        console.print(f"{n} journal line(s) for {args.month} written to {args.csv}", markup=False, highlight=False)
+        return 0
+    table = Table(title=f"Revenue recognized in {month:%B %Y} (journal lines for any ERP; orbfin journal export --csv)")
+    for col in recognition.EXPORT_COLUMNS[:6]:
+        table.add_column(col, justify="right" if col in ("debit", "credit") else "left")
+    for row in recognition.export_rows(journals):
+        table.add_row(*[row[c] for c in recognition.EXPORT_COLUMNS[:6]])
+    console.print(table)
+    return 0
+
+
 def _cmd_sync_sandbox(args: argparse.Namespace) -> int:
     from .sync import sandbox
 
@@ -200,7 +240,8 @@ def _add_sync_parser(sub) -> None:
     sync_sub = sync_parser.add_subparsers(dest="sync_command", required=True)
 
     def common(p: argparse.ArgumentParser, warehouse: bool = True) -> None:
-        p.add_argument("--config", default=None, help="settings file (default: accounting_sync.yml in the project root)")
+        p.add_argument("--config", default=None, help="settings file (default: accounting_sync.yml in the current directory, "
+                       "else in the project root)")
         if warehouse:
             p.add_argument("--duckdb-path", default=None,
                            help=f"warehouse file (default: $ORB_DUCKDB_PATH or {paths.DEFAULT_DUCKDB_PATH})")
@@ -248,7 +289,7 @@ def _add_sync_parser(sub) -> None:
     p.set_defaults(func=_cmd_sync_reconcile)
 
     p = sync_sub.add_parser("tryton-server", help="create and run a local Tryton ERP for the tryton provider")
-    p.add_argument("--dir", default="warehouse/tryton", help="where the database and config live")
+    p.add_argument("--dir", default=None, help="where the database and config live (default: warehouse/tryton in the project)")
     p.add_argument("--database", default="orb")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--years", default=None, help="fiscal years to create, e.g. 2025-2027 (default: last, this and next year)")
@@ -290,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=["duckdb", "spark"], default="duckdb",
                    help="dbt target: the DuckDB file, or Spark (needs the spark extra and Java 17)")
     p.add_argument("--spark-warehouse", default=None, help="with --target spark: where Spark writes its tables")
+    _add_reporting_currency_arguments(p)
     p.set_defaults(func=_cmd_build)
 
     p = sub.add_parser("demo", help="generate a sample export, build the warehouse, print headline numbers")
@@ -306,11 +348,35 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sync_parser(sub)
     _add_nightly_parser(sub)
 
+    journal = sub.add_parser("journal", help="revenue recognition journals from the warehouse (SPEC §5.2)")
+    journal_sub = journal.add_subparsers(dest="journal_command", required=True)
+    p = journal_sub.add_parser("export", help="a month's journals as balanced debit/credit lines for any ERP",
+                               description="The journal that moves a month's recognized revenue (revenue_monthly: usage, "
+                                           "prepaid credit consumption, breakage, credit notes) from deferred revenue to "
+                                           "revenue, per currency, with the unbilled-revenue reclassification; amounts "
+                                           "rounded to the currency's minor unit on running totals.")
+    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--duckdb-path", default=None,
+                   help=f"warehouse file (default: $ORB_DUCKDB_PATH or {paths.DEFAULT_DUCKDB_PATH})")
+    p.add_argument("--csv", default=None, metavar="FILE", help="write the lines as CSV (date, account, currency, debit, "
+                   "credit, memo, orb_month, orb_kind, orb_journal)")
+    p.set_defaults(func=_cmd_journal_export)
+
     return parser
+
+
+# Options that name a file or folder: given on the command line, a relative path is relative to the current
+# directory (SPEC §5); their defaults (warehouse/..., reports/...) stay relative to the project root.
+PATH_OPTIONS = ("export_dir", "duckdb_path", "reports_dir", "config", "out", "csv", "spark_warehouse", "request_log",
+                "settings_out", "dir")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for name in PATH_OPTIONS:
+        value = getattr(args, name, None)
+        if isinstance(value, str) and value:
+            setattr(args, name, str(paths.cli_path(value)))
     try:
         return args.func(args)
     except OrbFinanceError as exc:

@@ -23,6 +23,7 @@ from rich.table import Table
 
 from . import paths, warehouse
 from .errors import OrbFinanceError
+from .reporting_currency import reporting_vars
 from .validate import DEFAULT_MAX_AGE_HOURS, ExportError, validate_export
 
 EXIT_OK = 0
@@ -137,14 +138,17 @@ def run(
     target_path: str | os.PathLike[str] | None = None,
     console: Console | None = None,
     show_progress: bool = True,
+    reporting_currency: str | None = None,
+    fx_rates: str | os.PathLike[str] | None = None,
 ) -> NightlyResult:
     """One nightly run. Never raises for a failed step: the result carries the exit code and the reason.
 
-    Raises OrbFinanceError (exit 1) only when it cannot start: a bad as-of date, or another nightly for the
-    same warehouse holding the lock.
+    Raises OrbFinanceError (exit 1) only when it cannot start: a bad as-of date, bad reporting-currency
+    options (see reporting_currency.reporting_vars), or another nightly for the same warehouse holding the lock.
     """
     console = console or Console(stderr=True)
     as_of_date = parse_as_of(as_of)
+    dbt_vars = reporting_vars(reporting_currency, fx_rates)
     from .sync import settings as sync_settings
 
     try:                    # every setting is checked before anything is built or sent (SPEC §5)
@@ -166,7 +170,7 @@ def run(
             raise OrbFinanceError(f"another orbfin nightly for {live} is running (it holds {lock_path}); "
                                   "not starting a second one") from None
         _run_steps(result, export_dir, config, live, reports_root, max_age_hours, skip_build, target, console,
-                   show_progress)
+                   show_progress, dbt_vars)
         result.finished_at = dt.datetime.now(dt.timezone.utc)
         _write_run_json(result, console)
     return result
@@ -187,7 +191,8 @@ def parse_as_of(value: str | dt.date | None) -> dt.date:
 # --- the steps --------------------------------------------------------------------------------------------
 
 def _run_steps(result: NightlyResult, export_dir, config, live: Path, reports_root: Path, max_age_hours,
-               skip_build: bool, target: Path, console: Console, show_progress: bool) -> None:
+               skip_build: bool, target: Path, console: Console, show_progress: bool,
+               dbt_vars: dict[str, str]) -> None:
     failures: list[tuple[int, str]] = []
 
     def begin(step: Step, n: int) -> float:
@@ -245,11 +250,11 @@ def _run_steps(result: NightlyResult, export_dir, config, live: Path, reports_ro
     else:
         try:
             swap = warehouse.build_and_swap(export, live, as_of=result.as_of.isoformat(), target_path=target,
-                                            console=console, show_progress=show_progress)
+                                            console=console, show_progress=show_progress, dbt_vars=dbt_vars)
         except Exception as exc:      # dbt could not even start (a disk error, a missing interpreter...)
             swap = warehouse.SwapResult(None, live, warehouse.building_path(live), False,
                                         problem=f"the build could not run: {_one_line(exc)}")
-        step.details = _build_details(swap)
+        step.details = {**_build_details(swap), **dbt_vars}
         counts = ", ".join(f"{n} {s}" for s, n in sorted(swap.dbt.counts().items())) if swap.dbt else ""
         if swap.swapped:
             end(step, t, OK, f"dbt {counts}; swapped into {live}")
@@ -315,7 +320,8 @@ def _run_steps(result: NightlyResult, export_dir, config, live: Path, reports_ro
         sync_step = result.step("sync")
         could_not_run = sync_step.status == FAILED and "records_written" not in sync_step.details
         snapshot = _sync_snapshot(config, note=(sync_step.error or "") if could_not_run else "")
-        files = write_reports(live, reports_root, result.as_of, snapshot, report)
+        files = write_reports(live, reports_root, result.as_of, snapshot, report, _month_journals(config, live,
+                                                                                                  result.as_of))
     except Exception as exc:
         end(step, t, FAILED, error=_one_line(exc))
         failures.append((EXIT_REPORTS_FAILED, step.error))
@@ -366,6 +372,21 @@ def _reconcile(config, duckdb_path: Path):
     from .sync import reconcile, settings as sync_settings
 
     return reconcile.reconcile(sync_settings.load(str(config) if config else None), duckdb_path)
+
+
+def _month_journals(config, duckdb_path: Path, as_of: dt.date):
+    """With revenue_recognition: warehouse, the journals of the last ended month (SPEC §5.2), for the report."""
+    from .sync import recognition, settings as sync_settings
+    from .sync.marts import load_marts
+
+    try:
+        if sync_settings.load(str(config) if config else None).revenue_recognition != "warehouse":
+            return None
+        data = load_marts(duckdb_path)
+    except OrbFinanceError:
+        return None
+    month = recognition.last_ended_month(as_of)
+    return month, recognition.month_journals(month, data.revenue_monthly, data.rollforward, data.minor_units)
 
 
 def describe_line(line) -> str:

@@ -151,9 +151,10 @@ def build(
     show_progress: bool = True,
     target: str = "duckdb",
     spark_warehouse: str | os.PathLike[str] | None = None,
+    dbt_vars: dict[str, object] | None = None,
 ) -> DbtResult:
     """`dbt build` of the whole project (or a selection): into `duckdb_path`, or on Spark (`target="spark"`,
-    tables written as parquet under `spark_warehouse`)."""
+    tables written as parquet under `spark_warehouse`); `dbt_vars` are passed on (e.g. reporting_currency)."""
     args = ["build", *extra_args]
     if select:
         # Only the tests whose parents are all selected: an integrity test that also reads the marts
@@ -161,7 +162,7 @@ def build(
         args += ["--select", *select]
         if "--indirect-selection" not in extra_args:
             args += ["--indirect-selection", "cautious"]
-    dbt_vars: dict[str, object] = {"as_of_date": as_of} if as_of else {}
+    dbt_vars = {**(dbt_vars or {}), **({"as_of_date": as_of} if as_of else {})}
     extra_env: dict[str, str] = {}
     if target != "duckdb":
         args += ["--target", target]
@@ -316,6 +317,7 @@ def build_and_swap(
     console: Console | None = None,
     show_progress: bool = True,
     keep_previous: bool = True,
+    dbt_vars: dict[str, object] | None = None,
 ) -> SwapResult:
     """`dbt build` into a new DuckDB file beside the live one; replace the live file only if dbt passed.
 
@@ -340,7 +342,7 @@ def build_and_swap(
         _remove_duckdb_files(build_path)          # a leftover of a killed run
         try:
             result = build(export_dir, build_path, as_of=as_of, target_path=target_path, console=console,
-                           show_progress=show_progress)
+                           show_progress=show_progress, dbt_vars=dbt_vars)
             if not result.success:
                 return SwapResult(result, live, build_path, False)
             problem = _finish_build_file(build_path)

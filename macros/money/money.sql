@@ -17,14 +17,15 @@
 
 {#- Round to the minor unit given by a column (0, 2, 3 or 4 digits); half away from zero on both engines
     (round() of a decimal is HALF_UP on Spark and half-away on DuckDB; the precision must be a constant,
-    hence one branch per minor unit). -#}
+    hence one branch per minor unit). Each branch is cast to money_type(): DuckDB gives a CASE over
+    round(decimal(37, 18), 0) ... round(..., 4) the type decimal(38, 1), which would round again. -#}
 {% macro round_to_minor_unit(amount, minor_unit) -%}
-  {{ to_money("case " ~ minor_unit ~ "
-      when 0 then round(" ~ amount ~ ", 0)
-      when 2 then round(" ~ amount ~ ", 2)
-      when 3 then round(" ~ amount ~ ", 3)
-      when 4 then round(" ~ amount ~ ", 4)
-    end") }}
+  case {{ minor_unit }}
+      when 0 then {{ to_money("round(" ~ amount ~ ", 0)") }}
+      when 2 then {{ to_money("round(" ~ amount ~ ", 2)") }}
+      when 3 then {{ to_money("round(" ~ amount ~ ", 3)") }}
+      when 4 then {{ to_money("round(" ~ amount ~ ", 4)") }}
+  end
 {%- endmacro %}
 
 

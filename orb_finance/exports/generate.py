@@ -25,8 +25,9 @@ from ..errors import OrbFinanceError
 from . import schema
 from .buffers import Buffers
 from .catalog import build_catalog
-from .calendar import Calendar
+from .calendar import DAY, Calendar, date_of
 from .emit import emit_customer
+from .fx_rates import write_sample_rates
 from .simulate import Context, simulate_customer
 from .writer import DELIVERY_SUFFIXES, FORMATS, ExportWriter
 
@@ -49,6 +50,7 @@ class GenerationSummary:
     bytes: int = 0
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
+    fx_rates: Path | None = None
 
     @property
     def total_rows(self) -> int:
@@ -67,6 +69,8 @@ class GenerationSummary:
             f"{self.seed}, {self.fmt}: {self.files:,} files, {self.bytes / 1e6:,.1f} MB, "
             f"{self.seconds:,.1f} s, peak RSS {self.peak_rss_mb:,.0f} MB"
         )
+        if self.fx_rates is not None:
+            footer += f"\nsample rates for reporting currency USD: {self.fx_rates}"
         return Group(table, footer)
 
 
@@ -117,10 +121,11 @@ def generate_sample(
             writer.finish()
     finally:
         writer.close()
+    fx_rates = write_sample_rates(out_dir, date_of(calendar.month_start[0] // DAY), end, seed)
     return GenerationSummary(
         out_dir=out_dir, fmt=fmt, customers=customers, months=months, seed=seed, end_date=end,
         rows={name: writer.rows.get(name, 0) for name in schema.RESOURCES}, files=writer.files, bytes=writer.bytes,
-        seconds=time.monotonic() - started, peak_rss_mb=peak_rss_mb(),
+        seconds=time.monotonic() - started, peak_rss_mb=peak_rss_mb(), fx_rates=fx_rates,
     )
 
 

@@ -39,8 +39,9 @@ class ReportFiles:
 
 
 def write_reports(db_path: Path, reports_dir: Path, as_of: dt.date, sync: SyncSnapshot | None,
-                  reconcile=None) -> ReportFiles:
-    """reconcile: the books' tie-out (orb_finance.sync.reconcile.Report), or a one-line reason it did not run."""
+                  reconcile=None, journals=None) -> ReportFiles:
+    """reconcile: the books' tie-out (orb_finance.sync.reconcile.Report), or a one-line reason it did not run;
+    journals: (month, [RevenueJournalPayload]) of the last ended month with warehouse revenue recognition."""
     folder = reports_dir / as_of.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
     marts, minor_units = read_marts(db_path)
@@ -56,6 +57,7 @@ def write_reports(db_path: Path, reports_dir: Path, as_of: dt.date, sync: SyncSn
         write_reconcile_csv(reconcile, path)
         csvs = [*csvs, path]
     listed = [workbook.name, *(f"{CSV_DIR}/{p.name}" if p.parent.name == CSV_DIR else p.name for p in csvs)]
-    page = render_summary(as_of, {m.name: m for m in marts}, minor_units, headlines, sync, listed, reconcile)
+    page = render_summary(as_of, {m.name: m for m in marts}, minor_units, headlines, sync, listed, reconcile,
+                          journals)
     write_atomic(summary, page.encode("utf-8"))
     return ReportFiles(folder, workbook, summary, csvs, {m.name: len(m.rows) for m in marts}, notes)

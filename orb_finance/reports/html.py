@@ -2,7 +2,8 @@
 no external URL), readable in a light theme, numbers formatted per currency.
 
 Owns the page and its charts: monthly revenue by currency, billings against revenue, AR aging by bucket,
-the deferred revenue balance, and the accounting sync's objects by status with the failed records listed.
+the deferred revenue balance, revenue by item, AR at each month end, the company in its reporting currency,
+and the accounting sync's objects by status with the failed records listed.
 The page holds nothing that changes from one run to the next on the same data (timings are in run.json).
 """
 
@@ -37,7 +38,7 @@ def esc(value: Any) -> str:
 
 def render_summary(as_of: dt.date, marts: dict[str, Mart], minor_units: dict[str, int],
                    headlines: Sequence[CurrencyHeadline], sync: SyncSnapshot | None,
-                   files: Sequence[str] = (), reconcile: Any = None) -> str:
+                   files: Sequence[str] = (), reconcile: Any = None, journals: Any = None) -> str:
     money = lambda v, c: format_money(v, c, minor_units)  # noqa: E731
     currencies = sorted({r[marts["billings_monthly"].index("currency")] for r in marts["billings_monthly"].rows}
                         | {r[marts["revenue_monthly"].index("currency")] for r in marts["revenue_monthly"].rows}
@@ -64,8 +65,20 @@ def render_summary(as_of: dt.date, marts: dict[str, Mart], minor_units: dict[str
                           "cumulative): above zero deferred revenue, below zero unbilled revenue. "
                           "<code>deferred_revenue_rollforward</code>.",
                           [_deferred_card(c, marts["deferred_revenue_rollforward"], money) for c in currencies]))
+    parts.append(_section("Revenue by item", "Which products drive revenue: recognized revenue per item over "
+                          "all months (<code>revenue_by_item_monthly</code>; credits consumed from prepaid balances "
+                          "are <i>(prepaid credits)</i>, rows without an item <i>(none)</i>).",
+                          [_items_card(c, marts["revenue_by_item_monthly"], money) for c in currencies]))
+    month_end_currencies = sorted({r[marts["ar_aging_monthly"].index("currency")] for r in marts["ar_aging_monthly"].rows})
+    parts.append(_section("Accounts receivable at month ends", "What was open at each month-end close, by days "
+                          "past due (<code>ar_aging_monthly</code>; the last month is aged at the as-of date).",
+                          [_month_end_ar_card(c, marts["ar_aging_monthly"], money) for c in month_end_currencies]
+                          or ["<p class=\"empty\">No open invoices at any month end.</p>"]))
+    parts.append(_consolidated_section(marts["consolidated_monthly"], money))
     parts.append(_sync_section(sync))
     parts.append(_reconcile_section(reconcile))
+    if journals is not None:
+        parts.append(_journal_section(*journals, money))
     if files:
         items = "".join(f"<li><code>{esc(f)}</code></li>" for f in files)
         parts.append(f"<section><h2>Files in this folder</h2><ul class=\"files\">{items}</ul><p class=\"note\">"
@@ -172,6 +185,82 @@ def _deferred_card(currency: str, rollforward: Mart, money: Callable) -> str:
                  f"{esc(money(last, currency))} {kind}</span>", svg)
 
 
+ITEM_COLOR = "#4c78a8"
+MAX_ITEMS = 8
+
+
+def _items_card(currency: str, by_item: Mart, money: Callable) -> str:
+    totals: dict[tuple[str, str], Decimal] = {}
+    for r in _rows_for(by_item, currency):
+        key = (r["item_id"], r["item_name"] or r["item_id"])
+        totals[key] = totals.get(key, Decimal(0)) + r["total_revenue"]
+    if not totals:
+        return _card(esc(currency), "<p class=\"empty\">No revenue by item.</p>")
+    ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown, rest = ranked[:MAX_ITEMS], ranked[MAX_ITEMS:]
+    rows = [(name, value, f"{name} ({item_id}): {money(value, currency)} {currency}") for (item_id, name), value in shown]
+    if rest:
+        other = sum((v for _, v in rest), Decimal(0))
+        rows.append((f"{len(rest)} other items", other, f"{len(rest)} other items: {money(other, currency)} {currency}"))
+    svg = ranked_bars(f"items-{currency}", f"Recognized revenue by item, {currency}", rows, ITEM_COLOR,
+                      [money(v, currency) for _, v, _ in rows])
+    total = sum(totals.values(), Decimal(0))
+    return _card(f"{esc(currency)} <span class=\"muted\">total {esc(money(total, currency))}</span>", svg)
+
+
+def _month_end_ar_card(currency: str, monthly: Mart, money: Callable) -> str:
+    rows = _rows_for(monthly, currency)
+    month_ends = sorted({r["month_end"] for r in rows})
+    amounts = {(r["month_end"], r["aging_bucket"]): r["amount_outstanding"] for r in rows}
+    dates = {r["month_end"]: r["as_of_date"] for r in rows}
+    series = [Series(bucket, BUCKET_COLORS[bucket], [amounts.get((m, bucket), Decimal(0)) for m in month_ends],
+                     [f"{dates[m]:%d %b %Y}, {bucket}: {money(amounts.get((m, bucket), Decimal(0)), currency)} {currency}"
+                      for m in month_ends]) for bucket in BUCKETS]
+    svg = stacked_bar_chart(f"ar-month-ends-{currency}", f"AR outstanding at month ends by bucket, {currency}",
+                            [_month_label(m, i == 0) for i, m in enumerate(month_ends)], series)
+    last = month_ends[-1]
+    open_now = sum((amounts.get((last, b), Decimal(0)) for b in BUCKETS), Decimal(0))
+    return _card(f"{esc(currency)} <span class=\"muted\">{esc(f'{dates[last]:%d %b %Y}')}: "
+                 f"{esc(money(open_now, currency))}</span>", _legend([(b, BUCKET_COLORS[b]) for b in BUCKETS]) + svg)
+
+
+def _consolidated_section(consolidated: Mart, money: Callable) -> str:
+    title = "<h2>The company in one currency</h2>"
+    rows = sorted((dict(zip([c.name for c in consolidated.columns], r)) for r in consolidated.rows),
+                  key=lambda r: r["month"])
+    if not rows:
+        return (f"<section>{title}<p class=\"empty\">No reporting currency: run with <code>--reporting-currency USD "
+                "--fx-rates FILE</code> to see revenue, billings, deferred revenue and AR of every currency together "
+                "(<code>consolidated_monthly</code>).</p></section>")
+    code = rows[0]["reporting_currency"]
+    months = [r["month"] for r in rows]
+    labels = [_month_label(m, i == 0) for i, m in enumerate(months)]
+    def tip(label: str, r: dict, key: str) -> str:
+        value = r[key]
+        return f"{label}, {r['month']:%b %Y}: {money(value, code) if value is not None else 'not known yet'} {code}"
+    revenue = bar_chart(
+        "consolidated-revenue", f"Consolidated net billings and recognized revenue by month, {code}", labels,
+        [Series("Net billings", BILLINGS_COLOR, [r["net_billings"] for r in rows],
+                [tip("Net billings", r, "net_billings") for r in rows]),
+         Series("Recognized revenue", REVENUE_COLOR, [r["total_revenue"] for r in rows],
+                [tip("Recognized revenue", r, "total_revenue") for r in rows])])
+    balances = bar_chart(
+        "consolidated-balances", f"Consolidated AR and deferred revenue at month ends, {code}", labels,
+        [Series("AR outstanding", BUCKET_COLORS["1-30"], [r["ar_outstanding"] for r in rows],
+                [tip("AR outstanding", r, "ar_outstanding") for r in rows]),
+         Series("Deferred revenue", BALANCE_COLOR, [r["deferred_revenue_closing"] for r in rows],
+                [tip("Deferred revenue (below 0: unbilled)", r, "deferred_revenue_closing") for r in rows])])
+    total = sum((r["total_revenue"] for r in rows), Decimal(0))
+    intro = (f"<p class=\"note\">Every currency converted to <b>{esc(code)}</b> (<code>consolidated_monthly</code>): "
+             "billings and revenue at each month's average rate, balances at the rate of the month's last day; each "
+             "currency's amount rounded, then added.</p>")
+    cards = (_card(f"Revenue and net billings <span class=\"muted\">total revenue {esc(money(total, code))} {esc(code)}</span>",
+                   _legend([("Net billings", BILLINGS_COLOR), ("Recognized revenue", REVENUE_COLOR)]) + revenue)
+             + _card("AR and deferred revenue <span class=\"muted\">at month ends (deferred below 0: unbilled)</span>",
+                     _legend([("AR outstanding", BUCKET_COLORS["1-30"]), ("Deferred revenue", BALANCE_COLOR)]) + balances))
+    return f"<section>{title}{intro}<div class=\"grid\">{cards}</div></section>"
+
+
 def _sync_section(sync: SyncSnapshot | None) -> str:
     title = "<h2>Accounting sync</h2>"
     if sync is None:
@@ -258,6 +347,28 @@ def _reconcile_section(report: Any) -> str:
              "<th class=\"num\">Difference</th><th>Status</th><th>Behind it</th></tr></thead><tbody>"
              + "".join(rows) + "</tbody></table>")
     return f"<section>{title}{intro}{verdict}{table}</section>"
+
+
+def _journal_section(month: dt.date, payloads: Sequence[Any], money: Callable) -> str:
+    """SPEC §5.2: the revenue recognition journal of the last ended month, per currency, as debit/credit lines."""
+    from ..sync.recognition import ACCOUNT_NAMES
+
+    title = f"<h2>Revenue recognition journal: {esc(month.strftime('%B %Y'))}</h2>"
+    if not payloads:
+        return f"<section>{title}<p class=\"empty\">Nothing recognized in {esc(month.strftime('%B %Y'))}.</p></section>"
+    rows = []
+    for p in payloads:
+        for l in p.lines:
+            debit = money(l.amount, p.currency) if l.amount > 0 else ""
+            credit = money(-l.amount, p.currency) if l.amount < 0 else ""
+            rows.append(f"<tr><td>{esc(p.entry_date)}</td><td>{esc(ACCOUNT_NAMES[l.kind])}</td><td>{esc(p.currency)}</td>"
+                        f"<td class=\"num\">{esc(debit)}</td><td class=\"num\">{esc(credit)}</td></tr>")
+    intro = ("<p class=\"note\">What the month's journal moves from deferred revenue to revenue (usage, prepaid credit "
+             "consumption and breakage, credit notes), with deferred revenue reclassified to unbilled revenue where the "
+             "balance is negative; <code>orbfin journal export --month YYYY-MM</code> writes it for any ERP.</p>")
+    return (f"<section>{title}{intro}<table><thead><tr><th>Date</th><th>Account</th><th>Currency</th>"
+            "<th class=\"num\">Debit</th><th class=\"num\">Credit</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table></section>")
 
 
 def _legend(items: Sequence[tuple[str, str]]) -> str:
@@ -363,6 +474,56 @@ def bar_chart(chart_id: str, label: str, categories: Sequence[tuple[str, str]], 
                 ly = top - 4 if v >= 0 else top + height + 12
                 out.append(f"<text class=\"val\" x=\"{_px(x + bar_w / 2)}\" y=\"{_px(ly)}\" text-anchor=\"middle\">"
                            f"{esc(value_labels[i])}</text>")
+    out.append("</svg>")
+    return "".join(out)
+
+
+def stacked_bar_chart(chart_id: str, label: str, categories: Sequence[tuple[str, str]],
+                      series: Sequence[Series]) -> str:
+    """One bar per category, the series' (non-negative) values stacked in order from zero up."""
+    totals = [sum((s.values[i] or Decimal(0) for s in series), Decimal(0)) for i in range(len(categories))]
+    scale = _Scale(totals)
+    band = Decimal(W - LEFT - RIGHT) / max(len(categories), 1)
+    out = _frame(chart_id, label, scale, categories, band)
+    width = band * Decimal("0.7")
+    for i in range(len(categories)):
+        x = Decimal(LEFT) + band * i + (band - width) / 2
+        base = Decimal(0)
+        for s in series:
+            v = s.values[i] or Decimal(0)
+            if v <= 0:
+                continue
+            top, bottom = scale.y(base + v), scale.y(base)
+            out.append(f"<rect x=\"{_px(x)}\" y=\"{_px(top)}\" width=\"{_px(width)}\" "
+                       f"height=\"{_px(max(bottom - top, Decimal('0.5')))}\" fill=\"{s.color}\"><title>{esc(s.tips[i])}</title></rect>")
+            base += v
+    out.append("</svg>")
+    return "".join(out)
+
+
+def ranked_bars(chart_id: str, label: str, rows: Sequence[tuple[str, Decimal, str]], color: str,
+                value_labels: Sequence[str]) -> str:
+    """One horizontal bar per (name, value, tip), in the given order, from a zero line (negative to the left)."""
+    row_h, label_w, width, value_w = 26, 130, 400, 70
+    height = max(len(rows), 1) * row_h + 8
+    out = [f"<svg data-chart=\"{esc(chart_id)}\" viewBox=\"0 0 {width} {height}\" width=\"100%\" role=\"img\" "
+           f"aria-label=\"{esc(label)}\"><title>{esc(label)}</title>"]
+    values = [v for _, v, _ in rows]
+    lo, hi = min(min(values, default=Decimal(0)), Decimal(0)), max(max(values, default=Decimal(0)), Decimal(0))
+    span = (hi - lo) or Decimal(1)
+    plot_w = Decimal(width - label_w - value_w)
+    zero = Decimal(label_w) + plot_w * (-lo) / span
+    out.append(f"<line class=\"zero\" x1=\"{_px(zero)}\" x2=\"{_px(zero)}\" y1=\"2\" y2=\"{height - 4}\"/>")
+    for r, ((name, value, tip), text) in enumerate(zip(rows, value_labels)):
+        y = 4 + r * row_h
+        shown = name if len(name) <= 20 else name[:19] + "…"
+        out.append(f"<text class=\"cat\" x=\"{label_w - 8}\" y=\"{y + 13}\" text-anchor=\"end\">{esc(shown)}</text>")
+        w = plot_w * abs(value) / span
+        x = zero if value >= 0 else zero - w
+        fill = color if value >= 0 else NEGATIVE_COLOR
+        out.append(f"<rect x=\"{_px(x)}\" y=\"{y + 2}\" width=\"{_px(max(w, Decimal('0.5')))}\" height=\"16\" "
+                   f"fill=\"{fill}\"><title>{esc(tip)}</title></rect>")
+        out.append(f"<text class=\"val\" x=\"{_px(max(zero, x + w) + 6)}\" y=\"{y + 14}\">{esc(text)}</text>")
     out.append("</svg>")
     return "".join(out)
 

@@ -1,8 +1,9 @@
 """The finance marts as the nightly reports read them: every row, exact decimals, a stable order.
 
 Owns which marts are reported (those of `models/marts/finance/_finance__models.yml`, in its order), the
-row order of each (so two runs on the same warehouse write the same files) and the currencies' minor units
-(the `currencies` seed) that decide how money is shown.
+row order of each (so two runs on the same warehouse write the same files), which DECIMAL columns are money
+and in which row's currency (`currency`, or `reporting_currency` for converted amounts), and the currencies'
+minor units (the `currencies` seed) that decide how money is shown.
 """
 
 from __future__ import annotations
@@ -25,9 +26,14 @@ DEFAULT_MINOR_UNIT = 2
 ORDER_BY = {
     "ar_aging": "currency, days_past_due desc nulls last, invoice_id",
     "ar_aging_summary": "currency, bucket_order",
+    "ar_aging_monthly": "month_end, currency, bucket_order",
     "invoice_status_summary": "currency, status",
     "payment_reconciliation": "currency, match_status, invoice_id",
+    "customer_balances": "currency, customer_id",
 }
+# DECIMAL columns that are not money: exchange rates and prepaid credit units (shown with their own format).
+RATE_COLUMNS = frozenset({"average_rate", "closing_rate"})
+UNIT_COLUMNS = frozenset({"prepaid_credit_units"})
 
 
 @dataclass(frozen=True)
@@ -36,9 +42,21 @@ class Column:
     type: str                      # DuckDB type, e.g. DECIMAL(38,6), DATE, BIGINT, VARCHAR
 
     @property
-    def is_money(self) -> bool:
-        """Every DECIMAL column of a finance mart is an amount of money in the row's currency."""
+    def is_decimal(self) -> bool:
         return self.type.upper().startswith("DECIMAL")
+
+    @property
+    def is_money(self) -> bool:
+        """Every DECIMAL column of a finance mart is an amount of money, except rates and credit units."""
+        return self.is_decimal and self.name not in RATE_COLUMNS | UNIT_COLUMNS
+
+    @property
+    def is_rate(self) -> bool:
+        return self.is_decimal and self.name in RATE_COLUMNS
+
+    @property
+    def is_units(self) -> bool:
+        return self.is_decimal and self.name in UNIT_COLUMNS
 
     @property
     def is_date(self) -> bool:
@@ -57,6 +75,14 @@ class Mart:
     def currency_index(self) -> int | None:
         names = [c.name for c in self.columns]
         return names.index("currency") if "currency" in names else None
+
+    def money_currency_index(self, column: Column) -> int | None:
+        """Where the currency of a money column is: `reporting_currency` for converted amounts (`*_reporting`,
+        or every amount of a mart without `currency`), else `currency`."""
+        names = [c.name for c in self.columns]
+        if "reporting_currency" in names and (column.name.endswith("_reporting") or "currency" not in names):
+            return names.index("reporting_currency")
+        return self.currency_index()
 
 
 def finance_mart_names(models_yml: Path = FINANCE_MODELS_YML) -> list[str]:

@@ -27,6 +27,8 @@ EXCEL_MAX_ROWS = 1_048_576
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="E8ECF2")
 DATE_FORMAT = "yyyy-mm-dd"
+RATE_FORMAT = "0.0000000000"          # an average rate's 10 places (a closing rate shows its first 10)
+UNITS_FORMAT = "#,##0.######"         # prepaid credit units: as many decimals as they have
 
 
 def money_format(places: int) -> str:
@@ -71,7 +73,6 @@ def write_workbook(marts: list[Mart], minor_units: dict[str, int], as_of: dt.dat
 
 
 def _sheet(ws, mart: Mart, rows: list[tuple], minor_units: dict[str, int]) -> None:
-    currency_at = mart.currency_index()
     for i, col in enumerate(mart.columns, start=1):
         ws.column_dimensions[get_column_letter(i)].width = _width(col.name, col.type)
     ws.freeze_panes = "A2"
@@ -82,26 +83,33 @@ def _sheet(ws, mart: Mart, rows: list[tuple], minor_units: dict[str, int]) -> No
     for col in mart.columns:
         cell = WriteOnlyCell(ws, value=col.name)
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
-        cell.alignment = Alignment(horizontal="right" if col.is_money else "left")
+        cell.alignment = Alignment(horizontal="right" if col.is_decimal else "left")
         header.append(cell)
     ws.append(header)
 
     formats: dict[str | None, str] = {}
-    money_at = [i for i, c in enumerate(mart.columns) if c.is_money]
+    # each decimal column with where its currency is (money), or its fixed format (rates, credit units)
+    money_at = [(i, mart.money_currency_index(c)) for i, c in enumerate(mart.columns) if c.is_money]
+    fixed_at = [(i, RATE_FORMAT if c.is_rate else UNITS_FORMAT) for i, c in enumerate(mart.columns)
+                if c.is_rate or c.is_units]
     date_at = [i for i, c in enumerate(mart.columns) if c.is_date]
     for row in rows:
         out: list = list(row)
-        if money_at:
-            currency = row[currency_at] if currency_at is not None else None
-            fmt = formats.get(currency)
-            if fmt is None:
-                fmt = formats[currency] = money_format(minor_unit(currency, minor_units))
-            for i in money_at:
-                value = row[i]
-                if value is not None:
-                    cell = WriteOnlyCell(ws, value=Decimal(format(value, "f")))   # '0E-6' -> '0.000000'
-                    cell.number_format = fmt
-                    out[i] = cell
+        for i, currency_at in money_at:
+            value = row[i]
+            if value is not None:
+                currency = row[currency_at] if currency_at is not None else None
+                fmt = formats.get(currency)
+                if fmt is None:
+                    fmt = formats[currency] = money_format(minor_unit(currency, minor_units))
+                cell = WriteOnlyCell(ws, value=Decimal(format(value, "f")))   # '0E-6' -> '0.000000'
+                cell.number_format = fmt
+                out[i] = cell
+        for i, fmt in fixed_at:
+            if row[i] is not None:
+                cell = WriteOnlyCell(ws, value=Decimal(format(row[i], "f")))
+                cell.number_format = fmt
+                out[i] = cell
         for i in date_at:
             if row[i] is not None:
                 cell = WriteOnlyCell(ws, value=row[i])

@@ -27,7 +27,7 @@ from ..errors import OrbFinanceError
 from . import planner as pn
 from . import state as st
 from .lock import StateLock
-from .marts import SyncData, load_marts
+from .marts import SyncData, load_marts, warehouse_as_of
 from .payloads import CASH, CUSTOMER_BALANCE, RECEIVABLE
 from .providers.base import (ADJUSTMENTS, BALANCE_ADJUSTMENTS, CREDIT_NOTES, CUSTOMER_BALANCE as CB_KIND, RECEIVABLE as AR_KIND,
                              REVENUE, TAX, BalanceLine)
@@ -43,6 +43,8 @@ CHECKS = {
     "cash": "cash vs payments and cash refunds",
     "revenue": "revenue net of credit notes vs synced documents",
     "tax": "tax vs invoice and memo tax",
+    "recognized": "revenue of the month vs revenue_monthly",
+    "deferred_revenue": "deferred less unbilled revenue vs deferred_revenue_rollforward",
 }
 CSV_COLUMNS = ["as_of_date", "check", "currency", "customer_id", "customer_name", "books", "warehouse", "out_of_scope",
                "apart", "expected", "difference", "status", "objects"]
@@ -127,17 +129,6 @@ def _rows(con, sql: str) -> list[dict[str, Any]]:
     cur = con.execute(sql)
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r)) for r in cur.fetchall()]
-
-
-def warehouse_as_of(con) -> dt.date | None:
-    for table in ("customer_balances", "ar_aging", "ar_aging_summary"):
-        try:
-            value = con.execute(f"select max(as_of_date) from marts.{table}").fetchall()[0][0]
-        except duckdb.Error:
-            continue
-        if value is not None:
-            return value
-    return None
 
 
 @dataclass
@@ -258,21 +249,105 @@ def reconcile(settings: Settings, duckdb_path: str | Path | None = None, *, as_o
     warehouse = read_warehouse(duckdb_path, as_of)
     data = load_marts(duckdb_path)
     with (StateLock(settings.state_path, "orbfin sync reconcile") if lock else _nothing()):
-        hist = {}
+        hist, frontiers = {}, {}
         if Path(settings.state_path).exists():
             with st.StateStore(settings.state_path) as store:
                 hist = store.histories(settings.provider)
                 skipped = {(t, o): r for t, o, r in store.skips(settings.provider)}
+                for currency in {c for (_, c) in data.revenue_monthly} | {c for (_, c) in data.rollforward}:
+                    value = store.get_meta(f"journal_frontier:{settings.provider}:{currency}")
+                    if value:
+                        frontiers[currency] = dt.date.fromisoformat(value)
         else:
             skipped = {}
         own = provider is None
         provider = provider or SyncEngine(settings, duckdb_path).make_provider()
         try:
             books = provider.balances(warehouse.as_of)
+            period_end = last_journal_end(warehouse.as_of) if settings.revenue_recognition == "warehouse" else None
+            period_books = provider.balances(period_end) if period_end else []
         finally:
             if own:
                 provider.close()
-    return compare(settings, data, warehouse, books, hist, skipped, provider.name, by_customer)
+    report = compare(settings, data, warehouse, books, hist, skipped, provider.name, by_customer)
+    if period_end is not None:
+        report.lines += recognition_lines(settings, data, hist, period_books, period_end, frontiers)
+    return report
+
+
+def last_journal_end(as_of: dt.date) -> dt.date:
+    """The last day of the last month that has ended on `as_of` (the last month a journal can be for)."""
+    return as_of.replace(day=1) - dt.timedelta(days=1)
+
+
+def recognition_lines(settings: Settings, data: SyncData, hist: dict, books: Iterable[BalanceLine],
+                      period_end: dt.date, frontiers: dict | None = None) -> list[Line]:
+    """SPEC §5.2 with revenue_recognition: warehouse, at the end of the last ended month: each month's revenue in the
+    books (by the month each journal line belongs to, corrections included) against revenue_monthly.total_revenue,
+    and deferred minus unbilled revenue against deferred_revenue_rollforward.closing_balance. Apart: the rounding to
+    the cent of the journals' running totals, and corrections still waiting for a month to end."""
+    from . import recognition as rr
+    from .payloads import RevenueJournalPayload
+    from .providers.base import DEFERRED_REVENUE, RECOGNIZED, REVENUE_JOURNAL, UNBILLED_REVENUE
+
+    booked_by: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
+    deferred: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for b in books:
+        if b.kind == RECOGNIZED:
+            booked_by[(b.currency, b.month)] += b.amount
+        elif b.kind == DEFERRED_REVENUE:
+            deferred[b.currency] += b.amount
+        elif b.kind == UNBILLED_REVENUE:
+            deferred[b.currency] -= b.amount
+    journaled: dict[str, list] = defaultdict(list)
+    for key, h in hist.items():
+        if key[0] == REVENUE_JOURNAL and h.live_provider_id and h.last_put is not None:
+            month, currency = rr.parse_journal_id(key[1])
+            journaled[currency].append((month, RevenueJournalPayload.lines_from_json(h.last_put.content)))
+    out = []
+    exp = Expectation(data, settings, hist, period_end)
+    for currency in sorted(set(rr.currencies_of(data.revenue_monthly, data.rollforward)) | set(deferred)):
+        unit = data.minor_units.get(currency, 2)
+        booked = rr.Booked.of(journaled.get(currency, []), (frontiers or {}).get(currency))
+        waiting = defaultdict(lambda: ZERO)
+        for l in rr.corrections(data.revenue_monthly, booked, currency, unit):
+            waiting[l.month] += -l.amount
+        cum_exact = cum_books = ZERO
+        for month in rr.months_of(data.revenue_monthly, data.rollforward, currency):
+            if month > period_end:
+                continue
+            exact = sum(rr.exact(data.revenue_monthly, month, currency).values(), ZERO)
+            rounded = sum(rr.recognized(data.revenue_monthly, month, currency, unit).values(), ZERO)
+            journaled_month = booked.last is not None and month <= booked.last
+            expected_books = (rounded - waiting[month]) if journaled_month else ZERO
+            line = Line("recognized", currency, booked_by[(currency, month)], exact, ZERO, expected_books - exact)
+            line.customer_name = f"{month:%Y-%m}"
+            if not journaled_month and exact:
+                line.note = "not journaled yet"
+            out.append(line)
+            cum_exact += exact
+            cum_books += expected_books
+        # the deferred balance: what the books billed (documents in scope) less what they recognized
+        closing = rr.closing(data.rollforward, period_end, currency)
+        scope = _deferred_out_of_scope(data, exp, currency)
+        line = Line("deferred_revenue", currency, deferred[currency], closing, scope, cum_exact - cum_books)
+        line.customer_name = f"end of {period_end:%Y-%m}"
+        out.append(line)
+    return out
+
+
+def _deferred_out_of_scope(data: SyncData, exp: "Expectation", currency: str) -> Decimal:
+    """Billed amounts (invoice lines less credit-memo lines) of documents a setting keeps out of the books."""
+    total = ZERO
+    for iid, inv in data.invoices.items():
+        if inv["currency"] != currency or exp.invoice_scope[iid] or not exp.live_on(inv["invoice_date"], inv["voided_at"]):
+            continue
+        total += sum((l["amount"] for l in data.lines.get(iid, [])), ZERO)
+        for mid in data.memos_by_invoice.get(iid, []):
+            m = data.memos[mid]
+            if exp.live_on(m["credit_note_date"], m["removed_at"]):
+                total -= m["amount"]
+    return total
 
 
 class _nothing:
@@ -386,9 +461,10 @@ def compare(settings: Settings, data: SyncData, warehouse: Warehouse, books: Ite
                         | {c for (k, c, _) in book if k in (CASH_KIND, REVENUE, CREDIT_NOTES, TAX)})
     for currency in currencies:
         lines.append(Line("cash", currency, book[(CASH_KIND, currency, None)], cash[currency]))
-        net = (book[(REVENUE, currency, None)] + book[(ADJUSTMENTS, currency, None)]
-               - book[(CREDIT_NOTES, currency, None)])
-        lines.append(Line("revenue", currency, net, revenue[currency]))
+        if settings.revenue_recognition != "warehouse":      # else: revenue by month and the deferred balance
+            net = (book[(REVENUE, currency, None)] + book[(ADJUSTMENTS, currency, None)]
+                   - book[(CREDIT_NOTES, currency, None)])
+            lines.append(Line("revenue", currency, net, revenue[currency]))
         lines.append(Line("tax", currency, book[(TAX, currency, None)], tax[currency]))
     lines.sort(key=lambda l: (l.currency, list(CHECKS).index(l.check) if l.check in CHECKS else 99))
     return Report(D, provider_name, lines, customers, by_customer)

@@ -31,6 +31,7 @@ from rich.console import Console
 
 from orb_finance import nightly, warehouse
 from orb_finance.errors import OrbFinanceError
+from orb_finance.reports.marts import finance_mart_names
 from orb_finance.validate import ExportError, validate_export
 
 AS_OF = "2026-10-31"
@@ -225,7 +226,13 @@ def test_first_night_builds_syncs_and_writes_every_report(site, first_night):
     assert {r["status"] for r in lines} <= {"ties"} and {r["check"] for r in lines} == {
         "receivable", "customer_balance", "cash", "revenue", "tax"}
     assert "Do the books tie?" in (folder / "summary.html").read_text()
-    assert len(list((folder / "csv").iterdir())) == 11
+    assert len(list((folder / "csv").iterdir())) == len(finance_mart_names())
+    con = duckdb.connect(str(site.live), read_only=True)
+    try:                                    # no reporting currency: its three marts are built, empty
+        for mart in ("revenue_monthly_reporting", "billings_monthly_reporting", "consolidated_monthly"):
+            assert con.execute(f"select count(*) from marts.{mart}").fetchall() == [(0,)], mart
+    finally:
+        con.close()
     text = result.run_json.read_text()
     assert "password" not in text.lower() and "token" not in text.lower()
 
@@ -254,7 +261,7 @@ def test_csv_of_billings_monthly_equals_the_mart(site, first_night):
 def test_workbook_and_html_of_a_real_night(site, first_night):
     folder = site.root / "reports-1" / AS_OF
     wb = openpyxl.load_workbook(folder / "orb-finance-2026-10-31.xlsx")
-    assert len(wb.sheetnames) == 11 and wb.sheetnames[0] == "billings_monthly"
+    assert wb.sheetnames == finance_mart_names() and wb.sheetnames[0] == "billings_monthly"
     ws = wb["billings_monthly"]
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref.startswith("A1:G")
     formats = {row[1].value: row[6].number_format for row in ws.iter_rows(min_row=2)}
@@ -274,7 +281,7 @@ def test_second_night_writes_the_same_reports_and_syncs_nothing(site, first_nigh
     assert result.exit_code == 0, result.reason
     one, two = site.root / "reports-1" / AS_OF, site.root / "reports-2" / AS_OF
     names = sorted(p.relative_to(one).as_posix() for p in one.rglob("*") if p.is_file() and p.name != "run.json")
-    assert len(names) == 14                                  # workbook, summary, reconcile.csv, 11 mart CSVs
+    assert len(names) == len(finance_mart_names()) + 3    # the CSVs, the workbook, the summary, reconcile.csv
     for name in names:
         assert (one / name).read_bytes() == (two / name).read_bytes(), name
     sync = _run_json(result)["steps"][2]["details"]
@@ -555,3 +562,17 @@ def test_a_broken_export_names_the_file(tiny_export, breakage, message):
         validate_export(tiny_export)
     assert err.value.problems[0].startswith(message.format(r=tiny_export)), err.value.problems
     assert len(err.value.problems) == 1
+
+
+@pytest.mark.slow
+def test_warehouse_revenue_recognition_posts_the_ended_months_and_shows_the_last_journal(site, first_night, tmp_path):
+    config = tmp_path / "sync.yml"
+    config.write_text(f"provider: beancount\nrevenue_recognition: warehouse\nstate_path: {tmp_path / 'state.sqlite'}\n"
+                      f"beancount:\n  ledger_path: {tmp_path / 'orb.beancount'}\n")
+    result, _ = site.run(tmp_path / "reports", config=config, skip_build=True)
+    assert result.exit_code == 0, result.reason
+    doc = _run_json(result)
+    assert doc["steps"][2]["details"]["counts"]["revenue_journal"]["synced"] > 0
+    assert doc["steps"][3]["status"] == "ok"                        # revenue per month and deferred balance tie
+    page = (tmp_path / "reports" / AS_OF / "summary.html").read_text()
+    assert "Revenue recognition journal: September 2026" in page and "Deferred revenue" in page

@@ -71,6 +71,24 @@ def warehouse(tmp_path_factory) -> Path:
         ('2026-10-01', 'JPY', 0, 120000, 90000, 30000)""")
     con.execute("""insert into marts.credit_note_summary values
         ('2026-09-01', 'USD', 1, 100, '<script>alert(1)</script>, -1+1')""")
+    con.execute("""insert into marts.revenue_by_item_monthly values
+        ('2026-09-01', 'USD', 'item_api', 'API requests', 800, 0, 0, 800),
+        ('2026-10-01', 'USD', 'item_api', 'API requests', 1000, 0, -20, 980),
+        ('2026-10-01', 'USD', '(prepaid credits)', '(prepaid credits)', 0, 50, 0, 50),
+        ('2026-10-01', 'JPY', 'item_seats', 'Seats', 90000, 0, 0, 90000)""")
+    con.execute("""insert into marts.ar_aging_monthly
+        select '2026-09-30', 'USD', b, o, '2026-09-30', n, a from (values ('current', 1, 1, 500), ('1-30', 2, 0, 0),
+            ('31-60', 3, 0, 0), ('61-90', 4, 0, 0), ('91+', 5, 0, 0)) t(b, o, n, a)
+        union all
+        select '2026-10-31', 'USD', b, o, '2026-10-31', n, a from (values ('current', 1, 1, 734.5), ('1-30', 2, 0, 0),
+            ('31-60', 3, 1, 500), ('61-90', 4, 0, 0), ('91+', 5, 0, 0)) t(b, o, n, a)""")
+    con.execute("""insert into marts.customer_balances values
+        ('cus_3', 'JPY', 'Chiyoda', '2026-10-31', 120000, 0, 1500.5)""")
+    con.execute("""insert into marts.revenue_monthly_reporting values
+        ('2026-10-01', 'JPY', 'USD', 0.0066666667, 90000, 600.00, 0, 0, 0, 0, 0, 0, 90000, 600.00)""")
+    con.execute("""insert into marts.consolidated_monthly values
+        ('2026-09-01', 'USD', 900.00, 800.00, 200.00, 500.00),
+        ('2026-10-01', 'USD', 2034.50, 1630.00, 604.50, 2034.50)""")
     con.close()
     return path
 
@@ -102,7 +120,7 @@ def test_workbook_has_one_sheet_per_mart_with_typed_money_frozen_header_and_filt
     path.write_bytes(data)
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == marts_mod.finance_mart_names()
-    assert len(wb.sheetnames) == 11
+    assert len(wb.sheetnames) == 19
 
     ws = wb["billings_monthly"]
     assert [c.value for c in ws[1]] == ["month", "currency", "invoice_count", "gross_billings", "credit_notes",
@@ -128,7 +146,22 @@ def test_workbook_has_one_sheet_per_mart_with_typed_money_frozen_header_and_filt
 
     summary = wb["ar_aging_summary"]
     assert [r[1].value for r in summary.iter_rows(min_row=2, max_row=6)] == ["current", "1-30", "31-60", "61-90", "91+"]
-    assert wb["payment_reconciliation"].auto_filter.ref == "A1:G1"  # empty mart: header and filter only
+    assert wb["payment_reconciliation"].auto_filter.ref == "A1:J1"  # empty mart: header and filter only
+
+    # converted amounts are in the reporting currency, source amounts in their own; rates and credit units are no money
+    converted = wb["revenue_monthly_reporting"]
+    header = [c.value for c in converted[1]]
+    row = {name: cell for name, cell in zip(header, converted[2])}
+    assert (row["usage_revenue"].value, row["usage_revenue"].number_format) == (90000, "#,##0")               # JPY
+    assert (row["usage_revenue_reporting"].value, row["usage_revenue_reporting"].number_format) == (600, "#,##0.00")
+    assert row["average_rate"].number_format == "0.0000000000"
+    assert row["average_rate"].value == pytest.approx(0.0066666667)
+    balances = wb["customer_balances"]
+    row = {c.value: cell for c, cell in zip(balances[1], balances[2])}
+    assert row["ar_outstanding"].number_format == "#,##0"                                               # JPY
+    assert (row["prepaid_credit_units"].value, row["prepaid_credit_units"].number_format) == (1500.5, "#,##0.######")
+    consolidated = wb["consolidated_monthly"]
+    assert [c.number_format for c in consolidated[3]][2:] == ["#,##0.00"] * 4                           # all USD
 
 
 def test_workbook_bytes_depend_only_on_the_data_and_date(warehouse, tmp_path):
@@ -176,9 +209,16 @@ def test_html_summary_is_self_contained_with_a_chart_per_currency(warehouse, tmp
     assert "<script" not in page.replace("&lt;script", "")
     charts = re.findall(r'<svg data-chart="([^"]+)"', page)
     # revenue and billings for JPY, KWD, USD; aging for JPY and USD (the currencies with open invoices);
-    # deferred for JPY, KWD, USD (KWD has none: an empty card, no chart); one sync chart
+    # deferred for JPY, KWD, USD (KWD has none: an empty card, no chart); revenue by item for JPY and USD;
+    # month-end AR for USD; the consolidated revenue and balances; one sync chart
     assert sorted(charts) == sorted(["revenue-JPY", "revenue-USD", "billings-JPY", "billings-KWD", "billings-USD",
-                                     "aging-JPY", "aging-USD", "deferred-JPY", "deferred-USD", "sync-status"])
+                                     "aging-JPY", "aging-USD", "deferred-JPY", "deferred-USD", "items-JPY", "items-USD",
+                                     "ar-month-ends-USD", "consolidated-revenue", "consolidated-balances",
+                                     "sync-status"])
+    assert "USD <span class=\"muted\">total 1,830.00</span>" in page    # by item: 800 + 980 + 50, as revenue_monthly
+    assert "API requests (item_api): 1,780.00 USD" in page                  # 800 + 980 over both months
+    assert "31 Oct 2026: 1,234.50" in page                                   # AR at the last month end
+    assert "total revenue 2,430.00 USD" in page                              # consolidated 800 + 1630
     assert "USD <span class=\"muted\">total 1,830.00</span>" in page    # revenue 800 + 1030
     assert "outstanding 1,234.50, past due 500.00" in page                 # USD aging
     assert "outstanding 120,000, past due 120,000" in page                 # JPY: no decimals
@@ -191,3 +231,12 @@ def test_html_summary_is_self_contained_with_a_chart_per_currency(warehouse, tmp
     for name in files.csvs:
         assert name.parent == files.folder / "csv"
     assert sorted(p.name for p in files.csvs) == sorted(f"{n}.csv" for n in marts_mod.finance_mart_names())
+
+
+def test_html_without_a_reporting_currency_says_how_to_get_one(warehouse, tmp_path):
+    marts, units = marts_mod.read_marts(warehouse)
+    empty = [marts_mod.Mart(m.name, m.columns, []) if m.name == "consolidated_monthly" else m for m in marts]
+    from orb_finance.reports.html import render_summary
+    page = render_summary(AS_OF, {m.name: m for m in empty}, units, [], None)
+    assert "No reporting currency" in page and "--reporting-currency USD --fx-rates FILE" in page
+    assert 'data-chart="consolidated-revenue"' not in page

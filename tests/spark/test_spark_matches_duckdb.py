@@ -2,8 +2,9 @@
 
 `make test-spark`: generate a parquet sample export, `dbt build` it on DuckDB and with `--target spark`
 (dbt-spark's session method on a local pyspark, in-memory catalog; tables land as parquet files under
-the Spark warehouse directory), then compare each mart's column names, types and rows. Both builds run
-every model and every test. Build times go to build/spark-compare.json.
+the Spark warehouse directory), both with reporting currency USD and the sample's rate file (read as CSV on
+both engines), then compare each mart's column names, types and rows. Both builds run every model and every
+test. Build times go to build/spark-compare.json.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from spark_compare import assert_same_table, build_on_both
 
 from orb_finance import paths
 from orb_finance.exports.generate import generate_sample
+from orb_finance.reporting_currency import reporting_vars
 
 SPEC_MARTS = [
     "billings_monthly", "invoice_status_summary", "ar_aging", "ar_aging_summary", "revenue_daily",
     "revenue_monthly", "revenue_lock_adjusted_monthly", "credit_note_summary", "deferred_revenue_rollforward",
     "payment_reconciliation", "sync_customers", "sync_invoices", "sync_invoice_lines", "sync_credit_memos",
-    "sync_payments",
+    "sync_payments", "revenue_by_item_monthly", "billings_by_item_monthly", "discounts_monthly", "customer_balances",
+    "ar_aging_monthly", "collections_monthly", "revenue_monthly_reporting", "billings_monthly_reporting",
+    "consolidated_monthly",
 ]
 AS_OF = "2026-10-31"
 
@@ -31,7 +35,7 @@ def builds(tmp_path_factory):
     root = tmp_path_factory.mktemp("spark_vs_duckdb")
     export = root / "export"
     generate_sample(out_dir=export, customers=200, months=12, seed=11, fmt="parquet")
-    both = build_on_both(export, root, as_of=AS_OF)
+    both = build_on_both(export, root, as_of=AS_OF, dbt_vars=reporting_vars("USD", export / "fx_rates.csv"))
     duck, spark = both.duck, both.spark
 
     figures = {"duckdb_build_seconds": round(duck.elapsed, 1), "spark_build_seconds": round(spark.elapsed, 1),

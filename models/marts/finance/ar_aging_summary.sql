@@ -5,49 +5,6 @@ with aged as (
 
 ),
 
-buckets as (
-
-    select 'current' as aging_bucket, 1 as bucket_order
-    union all select '1-30', 2
-    union all select '31-60', 3
-    union all select '61-90', 4
-    union all select '91+', 5
-
-),
-
-currencies as (
-
-    select distinct as_of_date, currency from aged
-
-),
-
-totals as (
-
-    select
-        currency,
-        aging_bucket,
-        count(*) as invoice_count,
-        sum(amount_outstanding) as amount_outstanding
-    from aged
-    group by currency, aging_bucket
-
-),
-
-final as (
-
-    select
-        currencies.currency,
-        buckets.aging_bucket,
-        buckets.bucket_order,
-        currencies.as_of_date,
-        coalesce(totals.invoice_count, 0) as invoice_count,
-        {{ to_money('coalesce(totals.amount_outstanding, 0)') }} as amount_outstanding
-    from currencies
-    cross join buckets
-    left join totals
-        on currencies.currency = totals.currency
-       and buckets.aging_bucket = totals.aging_bucket
-
-)
+{{ aging_bucket_totals('aged', ['currency']) }}
 
 select * from final

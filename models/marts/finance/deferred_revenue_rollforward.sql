@@ -14,7 +14,7 @@ with invoices as (
 
 invoice_lines as (
 
-    select * from {{ ref('stg_orb__invoice_line_item_billing') }}
+    select * from {{ ref('int_invoice_lines_included') }}
 
 ),
 
@@ -33,13 +33,10 @@ revenue as (
 billed_lines as (
 
     select
-        invoices.invoice_month as month,
-        invoices.currency,
-        invoice_lines.rounded_amount as amount
+        invoice_month as month,
+        currency,
+        rounded_amount as amount
     from invoice_lines
-    inner join invoices
-        on invoice_lines.invoice_id = invoices.invoice_id
-    where not invoice_lines.is_voided
 
 ),
 

@@ -4,6 +4,7 @@
 --   processor_amount = sum of succeeded processor payments for it, from minor units (fees ignored);
 --   difference       = orb - processor (null where a side is missing);
 --   match_status     = matched | amount_mismatch | missing_in_processor | missing_in_orb.
+-- With the invoice's number and customer (from the staged invoice, whatever its status) and the customer's name.
 with invoices as (
 
     select * from {{ ref('stg_orb__invoice_metadata') }}
@@ -25,6 +26,12 @@ processor_payments as (
 currencies as (
 
     select * from {{ ref('currencies') }}
+
+),
+
+customers as (
+
+    select * from {{ ref('stg_orb__customer') }}
 
 ),
 
@@ -110,19 +117,26 @@ converted as (
 final as (
 
     select
-        invoice_id,
-        currency,
-        {{ to_money('orb_amount_paid') }} as orb_amount_paid,
-        processor_amount,
-        {{ to_money('orb_amount_paid - processor_amount') }} as difference,
-        coalesce(processor_payment_count, 0) as processor_payment_count,
+        converted.invoice_id,
+        invoices.invoice_number,
+        invoices.customer_id,
+        customers.name as customer_name,
+        converted.currency,
+        {{ to_money('converted.orb_amount_paid') }} as orb_amount_paid,
+        converted.processor_amount,
+        {{ to_money('converted.orb_amount_paid - converted.processor_amount') }} as difference,
+        coalesce(converted.processor_payment_count, 0) as processor_payment_count,
         case
-            when not in_processor then 'missing_in_processor'
-            when not in_orb then 'missing_in_orb'
-            when orb_amount_paid = processor_amount then 'matched'
+            when not converted.in_processor then 'missing_in_processor'
+            when not converted.in_orb then 'missing_in_orb'
+            when converted.orb_amount_paid = converted.processor_amount then 'matched'
             else 'amount_mismatch'
         end as match_status
     from converted
+    left join invoices
+        on converted.invoice_id = invoices.invoice_id
+    left join customers
+        on invoices.customer_id = customers.customer_id
 
 )
 

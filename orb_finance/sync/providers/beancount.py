@@ -21,10 +21,13 @@ from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 from ..payloads import (CASH, CUSTOMER_BALANCE, RECEIVABLE, BalanceTransactionPayload, CreditMemoPayload,
-                        CustomerPayload, InvoicePayload, PaymentPayload)
+                        CustomerPayload, InvoicePayload, PaymentPayload, RevenueJournalPayload)
 from ..settings import Field
 from .base import (ADJUSTMENTS, BALANCE_ADJUSTMENTS, BALANCE_TRANSACTION, CREDIT_MEMO, CREDIT_NOTES, CUSTOMER,
-                   INVOICE, PAYMENT, REVENUE, TAX, BalanceLine, Outcome, Provider, ProviderError, Removal)
+                   INVOICE, PAYMENT, RECOGNIZED, REVENUE, REVENUE_JOURNAL, TAX, BalanceLine, Outcome, Provider,
+                   ProviderError, Removal)
+from .base import DEFERRED_REVENUE as DEFERRED_REVENUE_KIND
+from .base import UNBILLED_REVENUE as UNBILLED_REVENUE_KIND
 from .base import CASH as CASH_KIND
 from .base import CUSTOMER_BALANCE as CUSTOMER_BALANCE_KIND
 from .base import RECEIVABLE as RECEIVABLE_KIND
@@ -39,14 +42,27 @@ DEFAULT_ACCOUNTS = {
     "adjustments": "Income:InvoiceAdjustments:{currency}",
     "tax": "Liabilities:Tax:{currency}",
     "balance_adjustments": "Expenses:CustomerBalanceAdjustments:{currency}",
+    # revenue recognition from the warehouse (SPEC §5.2)
+    "deferred_revenue": "Liabilities:DeferredRevenue:{currency}",
+    "unbilled_revenue": "Assets:UnbilledRevenue:{currency}",
+    "usage": "Income:Revenue:Usage:{currency}",
+    "credit_consumption": "Income:Revenue:CreditConsumption:{currency}",
+    "credit_breakage": "Income:Revenue:CreditBreakage:{currency}",
 }
+# a journal line's kind -> the account template it posts to
+JOURNAL_ACCOUNTS = {"usage": "usage", "credit_consumption": "credit_consumption", "credit_breakage": "credit_breakage",
+                    "credit_notes": "credit_notes", "deferred_revenue": "deferred_revenue",
+                    "unbilled_revenue": "unbilled_revenue"}
 # The balance kind each account reads back as (reconcile), and whether it is credit-positive.
 ACCOUNT_KINDS = {"receivable": (RECEIVABLE_KIND, False), "customer_balance": (CUSTOMER_BALANCE_KIND, True),
                  "cash": (CASH_KIND, False), "revenue": (REVENUE, True), "credit_notes": (CREDIT_NOTES, False),
                  "adjustments": (ADJUSTMENTS, True), "tax": (TAX, True),
-                 "balance_adjustments": (BALANCE_ADJUSTMENTS, False)}
+                 "balance_adjustments": (BALANCE_ADJUSTMENTS, False),
+                 "deferred_revenue": (DEFERRED_REVENUE_KIND, True), "unbilled_revenue": (UNBILLED_REVENUE_KIND, False),
+                 "usage": (RECOGNIZED, True), "credit_consumption": (RECOGNIZED, True),
+                 "credit_breakage": (RECOGNIZED, True)}
 TAGS = {INVOICE: "orb-invoice", CREDIT_MEMO: "orb-credit-memo", PAYMENT: "orb-payment",
-        BALANCE_TRANSACTION: "orb-balance"}
+        BALANCE_TRANSACTION: "orb-balance", REVENUE_JOURNAL: "orb-revenue-recognition"}
 CURRENCY_RE = re.compile(r"^[A-Z][A-Z0-9'._-]{0,22}[A-Z0-9]$")
 COMPONENT_RE = re.compile(r"^[A-Z0-9][A-Za-z0-9-]*$")
 HEADER = ("; Orb accounting sync ledger, written by orb-finance (`orbfin sync run`). Append-only: every\n"
@@ -253,7 +269,7 @@ class BeancountProvider(Provider):
 
     def create(self, object_type: str, payloads: Sequence[Any]) -> list[Outcome]:
         build = {CUSTOMER: self._customer, INVOICE: self._invoice, CREDIT_MEMO: self._memo, PAYMENT: self._payment,
-                 BALANCE_TRANSACTION: self._balance}[object_type]
+                 BALANCE_TRANSACTION: self._balance, REVENUE_JOURNAL: self._journal}[object_type]
         outcomes = self.each(payloads, lambda p: p.orb_id, build)
         self._sync()
         return outcomes
@@ -280,6 +296,7 @@ class BeancountProvider(Provider):
             if not isinstance(e, bd.Transaction) or e.date > as_of:
                 continue
             link = next((l[4:] for l in e.links if l.startswith("orb-")), None) if e.links else None
+            journal = e.meta.get("orb_object") == REVENUE_JOURNAL
             for p in e.postings:
                 for kind, regex in matchers:
                     m = regex.match(p.account)
@@ -288,12 +305,20 @@ class BeancountProvider(Provider):
                     leaf = m.groupdict().get("customer")
                     customer = self.index.leaves.get(leaf, leaf) if leaf else None
                     doc = link if kind == "receivable" else None
-                    key = (kind, p.units.currency, customer, doc)
+                    month = detail = None
+                    if journal and (ACCOUNT_KINDS[kind][0] == RECOGNIZED or kind == "credit_notes"):
+                        month = dt.date.fromisoformat(str((p.meta or {}).get("orb_month", e.date.isoformat()[:7])) + "-01")
+                        detail = kind
+                    key = (kind, p.units.currency, customer, doc, month, detail)
                     sums[key] = sums.get(key, Decimal(0)) + p.units.number
                     break
         out = []
-        for (kind, currency, customer, doc), amount in sorted(sums.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
+        for (kind, currency, customer, doc, month, detail), amount in sorted(
+                sums.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
             balance_kind, credit_positive = ACCOUNT_KINDS[kind]
+            if detail is not None:      # recognized revenue of a month, by kind (credit notes are contra-revenue)
+                out.append(BalanceLine(RECOGNIZED, currency, -amount, month=month, detail=detail))
+                continue
             out.append(BalanceLine(balance_kind, currency, -amount if credit_positive else amount, customer,
                                    orb_object=doc))
         return out
@@ -333,8 +358,9 @@ class BeancountProvider(Provider):
         if inv.customer_balance_applied:
             postings.append((self._account("customer_balance", cur, inv.customer_provider_id),
                              inv.customer_balance_applied, cur, {}))
+        revenue = "deferred_revenue" if self.deferring else "revenue"
         for line in inv.lines:
-            postings.append((self._account("revenue", cur), -line.amount, cur, {"orb_line_id": line.orb_id}))
+            postings.append((self._account(revenue, cur), -line.amount, cur, {"orb_line_id": line.orb_id}))
         tax = inv.tax
         if tax:
             postings.append((self._account("tax", cur), -tax, cur, {}))
@@ -353,7 +379,8 @@ class BeancountProvider(Provider):
             meta = {"orb_line_id": line.orb_id}
             if line.origin_line_id:
                 meta["credits_line_id"] = line.origin_line_id
-            postings.append((self._account("credit_notes", cur), line.amount, cur, meta))
+            postings.append((self._account("deferred_revenue" if self.deferring else "credit_notes", cur), line.amount,
+                             cur, meta))
         if m.tax_amount:
             postings.append((self._account("tax", cur), m.tax_amount, cur, {}))
         target = {RECEIVABLE: "receivable", CUSTOMER_BALANCE: "customer_balance", CASH: "cash"}[m.credit_target]
@@ -376,6 +403,24 @@ class BeancountProvider(Provider):
                            f"Payment of invoice {p.invoice_number or p.invoice_orb_id}"
                            + (" from the customer balance" if p.settled_from == CUSTOMER_BALANCE else ""),
                            p.invoice_orb_id, meta, postings)
+
+    @property
+    def deferring(self) -> bool:
+        """SPEC §5.2 revenue_recognition: warehouse: invoice and credit-memo lines go to deferred revenue; the monthly
+        journals move recognized revenue out of it."""
+        return self.context.revenue_recognition == "warehouse"
+
+    def _journal(self, j: RevenueJournalPayload) -> str:
+        """A month's recognized revenue: one transaction on the month's last day, each posting tagged with the month
+        its revenue belongs to (`orb_month`; a correction names an earlier month)."""
+        cur = j.currency
+        postings = [(self._account(JOURNAL_ACCOUNTS[l.kind], cur), l.amount, cur, {"orb_month": f"{l.month:%Y-%m}"})
+                    for l in j.lines]
+        meta = {"orb_month": f"{j.month:%Y-%m}",
+                "corrects": ", ".join(f"{m:%Y-%m}" for m in j.corrects) if j.corrects else None}
+        return self._write(REVENUE_JOURNAL, j.orb_id, j.entry_date, "Orb warehouse",
+                           f"Revenue recognized in {j.month:%B %Y} ({cur})"
+                           + (f", with corrections of {meta['corrects']}" if j.corrects else ""), None, meta, postings)
 
     def _balance(self, b: BalanceTransactionPayload) -> str:
         """Orb's customer balance moved by `amount` (+ owed to the customer): the liability is credited by it, the

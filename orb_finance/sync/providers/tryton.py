@@ -19,10 +19,10 @@ from typing import Any, ClassVar, Sequence
 
 from ... import redact
 from ..payloads import (CASH, CUSTOMER_BALANCE, RECEIVABLE, BalanceTransactionPayload, CreditMemoPayload,
-                        CustomerPayload, InvoicePayload, PaymentPayload)
+                        CustomerPayload, InvoicePayload, PaymentPayload, RevenueJournalPayload)
 from ..settings import Field
-from .base import (BALANCE_TRANSACTION, CREDIT_MEMO, CUSTOMER, INVOICE, PAYMENT, BalanceLine, Outcome, Provider,
-                   ProviderError, ProviderUnavailable, Removal)
+from .base import (BALANCE_TRANSACTION, CREDIT_MEMO, CUSTOMER, INVOICE, PAYMENT, REVENUE_JOURNAL, BalanceLine,
+                   Outcome, Provider, ProviderError, ProviderUnavailable, Removal)
 from .http import Auth, HttpTransport, RetryPolicy, excerpt
 
 READ_ONLY = ("search", "read", "search_read", "search_count", "get_preferences", "common.db.login",
@@ -30,12 +30,21 @@ READ_ONLY = ("search", "read", "search_read", "search_count", "get_preferences",
 # What the provider's defaults refer to: codes of Tryton's universal chart of accounts (the local server,
 # tryton_server.py, creates the customer-balance account) and the names of the payment methods.
 ACCOUNTS = {"receivable": "1.2.1", "revenue": "4.2.2", "adjustments": "4.3.3", "tax": "2.2.3",
-            "customer_balance": "2.2.5", "cash": "1.1.1", "balance_adjustments": "4.3.2"}
+            "customer_balance": "2.2.5", "cash": "1.1.1", "balance_adjustments": "4.3.2",
+            # revenue recognition from the warehouse (SPEC §5.2; tryton_server.py creates the Orb ones)
+            "deferred_revenue": "2.2.2", "unbilled_revenue": "1.4.2", "usage": "4.2.3", "credit_consumption": "4.2.4",
+            "credit_breakage": "4.2.5", "credit_notes": "4.3.4"}
+# accounts only a warehouse-recognition setup needs (absent in an invoice-mode chart: not an error there)
+RECOGNITION_ACCOUNTS = ("deferred_revenue", "unbilled_revenue", "usage", "credit_consumption", "credit_breakage",
+                        "credit_notes")
 # The balance kind each account reads back as (reconcile), and whether it is credit-positive. Tryton books credit
 # memo lines on the revenue account, so revenue reads back net of credit notes.
 ACCOUNT_KINDS = {"receivable": ("receivable", False), "customer_balance": ("customer_balance", True),
                  "cash": ("cash", False), "revenue": ("revenue", True), "adjustments": ("adjustments", True),
-                 "tax": ("tax", True), "balance_adjustments": ("balance_adjustments", False)}
+                 "tax": ("tax", True), "balance_adjustments": ("balance_adjustments", False),
+                 "deferred_revenue": ("deferred_revenue", True), "unbilled_revenue": ("unbilled_revenue", False),
+                 "usage": ("recognized", True), "credit_consumption": ("recognized", True),
+                 "credit_breakage": ("recognized", True), "credit_notes": ("recognized", True)}
 PAYMENT_METHOD = "Orb payment"
 BALANCE_PAYMENT_METHOD = "Orb customer balance"
 
@@ -212,7 +221,8 @@ class TrytonProvider(Provider):
         accounts = self._m("account.account", "search_read",
                            [("code", "in", list(self.codes.values())), ("closed", "!=", True)], 0, None, None, ["code"])
         by_code = {a["code"]: a["id"] for a in accounts}
-        missing = [f"{k} ({c})" for k, c in self.codes.items() if c not in by_code and k != "cash"]
+        optional = {"cash"} | (set(RECOGNITION_ACCOUNTS) if self.context.revenue_recognition != "warehouse" else set())
+        missing = [f"{k} ({c})" for k, c in self.codes.items() if c not in by_code and k not in optional]
         if missing:
             raise ProviderError(f"Tryton has no open account with code {', '.join(missing)}; set tryton.accounts")
         self.account = {k: by_code.get(c) for k, c in self.codes.items()}
@@ -276,7 +286,7 @@ class TrytonProvider(Provider):
             return {r["reference"]: str(r["id"]) for r in rows}
         if object_type == PAYMENT:
             return {k: str(v) for k, v in self._payment_moves(ids).items()}
-        if object_type == BALANCE_TRANSACTION:
+        if object_type in (BALANCE_TRANSACTION, REVENUE_JOURNAL):
             return {k: str(v) for k, v in self._live_moves(ids, [("journal", "=", self.misc_journal)]).items()}
         raise ValueError(object_type)
 
@@ -313,7 +323,7 @@ class TrytonProvider(Provider):
             return []
         handler = {CUSTOMER: self._create_customers, INVOICE: self._create_invoices,
                    CREDIT_MEMO: self._create_memos, PAYMENT: self._create_payments,
-                   BALANCE_TRANSACTION: self._create_balances}[object_type]
+                   BALANCE_TRANSACTION: self._create_balances, REVENUE_JOURNAL: self._create_journals}[object_type]
         return handler(list(payloads))
 
     def _create_many(self, model: str, payloads: list, values: list[dict]) -> list[Outcome]:
@@ -393,9 +403,26 @@ class TrytonProvider(Provider):
             taxes.append({"description": "Customer balance applied (Orb)", "account": self.account["customer_balance"],
                           "base": Decimal(0), "amount": -self._money(inv.customer_balance_applied, inv.currency),
                           "manual": True})
+        taxes += self._deferral(inv.revenue, inv.currency)
         if taxes:
             v["taxes"] = [("create", taxes)]
         return v
+
+    @property
+    def deferring(self) -> bool:
+        return self.context.revenue_recognition == "warehouse"
+
+    def _deferral(self, revenue: Decimal, currency: str) -> list[dict]:
+        """SPEC §5.2 revenue_recognition: warehouse: the lines' revenue goes to deferred revenue. Tryton's customer
+        invoice lines only take revenue accounts, so two manual lines of no net amount move it in the invoice's own
+        move: the revenue account debited, deferred revenue credited (reversed for a credit note)."""
+        if not self.deferring or not revenue:
+            return []
+        amount = self._money(revenue, currency)
+        return [{"description": "Deferred (Orb): out of revenue", "account": self.account["revenue"],
+                 "base": Decimal(0), "amount": -amount, "manual": True},
+                {"description": "Deferred (Orb): to deferred revenue", "account": self.account["deferred_revenue"],
+                 "base": Decimal(0), "amount": amount, "manual": True}]
 
     def _create_and_post(self, payloads: list, build) -> list[Outcome]:
         """Create invoices (or credit notes) in one call and post them in one call; isolate failures."""
@@ -462,10 +489,13 @@ class TrytonProvider(Provider):
                            origin=f"account.invoice.line,{origin_of[l.origin_line_id]}"
                            if l.origin_line_id in origin_of else None)
                 for l in m.lines])]
+            taxes = self._deferral(-m.amount, m.currency)
             if m.tax_amount:
-                v["taxes"] = [("create", [{"description": "Tax (Orb)", "account": self.account["tax"],
-                                           "base": -self._money(m.amount, m.currency),
-                                           "amount": -self._money(m.tax_amount, m.currency), "manual": True}])]
+                taxes.append({"description": "Tax (Orb)", "account": self.account["tax"],
+                              "base": -self._money(m.amount, m.currency),
+                              "amount": -self._money(m.tax_amount, m.currency), "manual": True})
+            if taxes:
+                v["taxes"] = [("create", taxes)]
             return v
 
         outcomes = self._create_and_post(payloads, build)
@@ -582,7 +612,7 @@ class TrytonProvider(Provider):
                     self._with_warnings(self._cancel_memo, int(r.provider_id))
                 elif object_type == PAYMENT:
                     self._with_warnings(self._cancel_payment, int(r.provider_id), r.orb_id)
-                elif object_type == BALANCE_TRANSACTION:
+                elif object_type in (BALANCE_TRANSACTION, REVENUE_JOURNAL):
                     self._with_warnings(self._cancel_move, int(r.provider_id), r.orb_id)
                 else:
                     raise ProviderError(f"a {object_type} cannot be removed")
@@ -671,6 +701,15 @@ class TrytonProvider(Provider):
 
         return self.each(payloads, lambda b: b.orb_id, write)
 
+    def _create_journals(self, payloads: list[RevenueJournalPayload]) -> list[Outcome]:
+        """A month's recognized revenue: one posted move on its last day; each line says the month its revenue
+        belongs to (`orb_month:YYYY-MM`: a correction names an earlier month)."""
+        def write(j: RevenueJournalPayload) -> str:
+            return str(self._post_move(j.entry_date, j.orb_id, [
+                (l.kind, None, l.amount, f"orb_month:{l.month:%Y-%m}") for l in j.lines], j.currency))
+
+        return self.each(payloads, lambda j: j.orb_id, write)
+
     def _rate(self, currency: str, on: dt.date) -> Decimal:
         ctx = {**self.ctx, "date": on}
         rows = self.rpc.call("model.currency.currency.read", [self._currency(currency)], ["rate"], ctx)
@@ -679,7 +718,7 @@ class TrytonProvider(Provider):
             raise ProviderError(f"Tryton has no {currency} rate on or before {on}")
         return Decimal(rate)
 
-    def _post_move(self, on: dt.date, description: str, lines: list[tuple[str, int | None, Decimal]], currency: str,
+    def _post_move(self, on: dt.date, description: str, lines: list[tuple], currency: str,
                    origin: str | None = None) -> int:
         """One posted move in the miscellaneous journal: (account kind, party, amount in `currency`, debit
         positive). Foreign-currency amounts carry their second currency, converted at Tryton's rate of the day."""
@@ -688,13 +727,15 @@ class TrytonProvider(Provider):
         rate = self._rate(currency, on) if foreign else Decimal(1)
         company_digits = Decimal(1).scaleb(-int(self.digits.get(self._company_code(), 2)))
         values = []
-        for kind, party, amount in lines:
+        for kind, party, amount, *line_description in lines:
             amount = self._money(amount, currency)
             company = (amount / rate).quantize(company_digits) if foreign else amount
             v = {"account": self.account[kind], "debit": company if company > 0 else Decimal(0),
                  "credit": -company if company < 0 else Decimal(0)}
             if party is not None:
                 v["party"] = party
+            if line_description:
+                v["description"] = line_description[0]
             if foreign:
                 v["second_currency"] = self._currency(currency)
                 v["amount_second_currency"] = amount
@@ -729,7 +770,7 @@ class TrytonProvider(Provider):
         rows = self._m("account.move.line", "search_read",
                        [("account", "in", list(kinds)), ("move.state", "=", "posted"), ("move.date", "<=", as_of)],
                        0, None, None, ["account", "party", "debit", "credit", "second_currency",
-                                       "amount_second_currency"])
+                                       "amount_second_currency", "description"])
         parties = {r["party"] for r in rows if r.get("party")}
         codes = {p["id"]: p["code"] for p in self._m("party.party", "read", sorted(parties), ["code"])} if parties else {}
         by_id = {v: k for k, v in self.currencies.items()}
@@ -742,10 +783,16 @@ class TrytonProvider(Provider):
             else:
                 currency, amount = company, r["debit"] - r["credit"]
             party = codes.get(r.get("party")) if kind in ("receivable", "customer_balance") else None
-            key = (kind, currency, party)
+            month = None
+            if ACCOUNT_KINDS[kind][0] == "recognized":
+                text = (r.get("description") or "")
+                month = dt.date.fromisoformat(text[len("orb_month:"):] + "-01") if text.startswith("orb_month:") else None
+            key = (kind, currency, party, month)
             sums[key] = sums.get(key, Decimal(0)) + amount
         out = []
-        for (kind, currency, party), amount in sorted(sums.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
+        for (kind, currency, party, month), amount in sorted(sums.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
             balance_kind, credit_positive = ACCOUNT_KINDS[kind]
-            out.append(BalanceLine(balance_kind, currency, -amount if credit_positive else amount, party))
+            detail = kind if balance_kind == "recognized" else None
+            out.append(BalanceLine(balance_kind, currency, -amount if credit_positive else amount, party,
+                                   month=month, detail=detail))
         return out

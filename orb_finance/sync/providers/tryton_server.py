@@ -215,7 +215,7 @@ class TrytonServer:
 # --- `orbfin sync tryton-server` ------------------------------------------------------------------------
 
 def cli(args: argparse.Namespace, console) -> int:
-    directory = paths.resolve(args.dir)
+    directory = paths.resolve(args.dir or "warehouse/tryton")   # --dir comes absolute from the command line
     db_file = directory / "db" / f"{args.database}.sqlite"
     password_file = directory / "admin.password"
     years = parse_years(args.years)
@@ -335,6 +335,16 @@ def _chart(pool, company) -> None:
     # (per party: the provider reads each customer's balance back for reconcile)
     Account.create([{"name": "Customer Balances (Orb)", "code": ACCOUNTS["customer_balance"], "type": other.type.id,
                      "parent": other.parent.id, "company": company.id, "party_required": True}])
+    # revenue by kind for revenue recognition from the warehouse (SPEC §5.2); deferred (2.2.2) and unbilled (1.4.2)
+    # revenue are the chart's own
+    services, = Account.search([("code", "=", ACCOUNTS["revenue"]), ("company", "=", company.id)])
+    adjustments, = Account.search([("code", "=", ACCOUNTS["adjustments"]), ("company", "=", company.id)])
+    Account.create([
+        {"name": name, "code": ACCOUNTS[key], "type": base.type.id, "parent": base.parent.id, "company": company.id}
+        for key, name, base in (("usage", "Usage Revenue (Orb)", services),
+                                ("credit_consumption", "Prepaid Credit Consumption (Orb)", services),
+                                ("credit_breakage", "Prepaid Credit Breakage (Orb)", services),
+                                ("credit_notes", "Credit Notes (Orb)", adjustments))])
 
 
 def _fiscal_year(pool, company, year: int) -> None:

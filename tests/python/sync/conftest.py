@@ -58,9 +58,7 @@ def sync_warehouses(dbt_builder, tmp_path_factory) -> Warehouses:
                       day2=build_warehouse(dbt_builder, day2_export, root / "day2.duckdb"))
 
 
-# --- the hand-written books export and a generated export, built once for every provider's tests ---------------
-
-BOOKS = HERE / "fixtures" / "books_export"
+BOOKS_EXPORT = HERE / "fixtures" / "books_export"
 
 
 @dataclass
@@ -71,43 +69,19 @@ class BooksWarehouses:
 
 @pytest.fixture(scope="session")
 def books_warehouses(dbt_builder, tmp_path_factory) -> BooksWarehouses:
-    """fixtures/books_export (every case of the accounting model, README there): day A as of 2026-04-30, day B
-    (day A plus the later deliveries) as of 2026-06-01."""
     root = tmp_path_factory.mktemp("books_warehouses")
     day_b_export = root / "export_day_b"
-    shutil.copytree(BOOKS / "day_a", day_b_export)
-    for resource in (BOOKS / "day_b").iterdir():
+    shutil.copytree(BOOKS_EXPORT / "day_a", day_b_export)
+    for resource in (BOOKS_EXPORT / "day_b").iterdir():
         (day_b_export / resource.name).mkdir(exist_ok=True)
         for f in resource.iterdir():
             shutil.copyfile(f, day_b_export / resource.name / f.name)
     out = {}
-    for name, export, as_of in (("day_a", BOOKS / "day_a", "2026-04-30"), ("day_b", day_b_export, "2026-06-01")):
+    for name, export, as_of in (("day_a", BOOKS_EXPORT / "day_a", "2026-04-30"), ("day_b", day_b_export, "2026-06-01")):
         result = dbt_builder.build(export, select=SELECT, as_of=as_of, keep_as=root / f"{name}.duckdb")
         assert result.success, result.reason()
         out[name] = root / f"{name}.duckdb"
     return BooksWarehouses(**out)
-
-
-@pytest.fixture(scope="session")
-def generated_warehouse(dbt_builder, tmp_path_factory) -> Path:
-    """The generated sample export (60 customers x 6 months) built into the sync marts and the finance marts the
-    tie-out tests compare with."""
-    from rich.console import Console
-
-    from orb_finance.exports.generate import generate_sample
-
-    root = tmp_path_factory.mktemp("generated")
-    generate_sample(root / "export", customers=60, months=6, seed=11, console=Console(quiet=True))
-    for stale in (dbt_builder.db_path, dbt_builder.db_path.with_suffix(".duckdb.wal")):
-        stale.unlink(missing_ok=True)
-    result = warehouse.build(root / "export", dbt_builder.db_path,
-                             select=[*SELECT, "+billings_monthly", "+deferred_revenue_rollforward"],
-                             target_path=dbt_builder.target_path,
-                             show_progress=False)
-    assert result.success, result.reason()
-    kept = root / "warehouse.duckdb"
-    kept.write_bytes(dbt_builder.db_path.read_bytes())
-    return kept
 
 
 @dataclass
@@ -154,6 +128,11 @@ class SyncSetup:
         if check:
             assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc
+
+    def cli_top(self, *args: str) -> subprocess.CompletedProcess:
+        """`orbfin <args>` (not under `sync`)."""
+        return subprocess.run([sys.executable, "-m", "orb_finance.cli", *args], cwd=PROJECT, capture_output=True,
+                              text=True, timeout=300)
 
     def records(self, **filters):
         from orb_finance.sync import state

@@ -5,6 +5,7 @@ ORBFIN_TRAP_MARKER=<file>. When the trap fires it writes the marker file and sle
 real SIGKILL. Traps (n counts calls for invoices only):
   before_create:<n>   the n-th provider create call for invoices, before it runs (records are pending, nothing sent)
   after_append:<n>    right after the n-th invoice entry is appended to the Beancount ledger (sent, not recorded)
+  after_journal:<n>   the same for the n-th revenue journal
   after_rpc:<method>:<n>  right after the n-th Tryton JSON-RPC call of <method> returned (sent, not recorded)
 """
 
@@ -38,14 +39,15 @@ def install(trap: str) -> None:
                 if calls["n"] >= n:
                     _fire()
         Executor._open_records = open_records
-    elif kind == "after_append":
+    elif kind in ("after_append", "after_journal"):
         from orb_finance.sync.providers.beancount import BeancountProvider
         n = int(rest)
         original = BeancountProvider._append
+        tag = "#orb-invoice" if kind == "after_append" else "#orb-revenue-recognition"
 
         def append(self, text):
             original(self, text)
-            if "#orb-invoice" in text:
+            if tag in text:
                 calls["n"] += 1
                 if calls["n"] >= n:
                     _fire()

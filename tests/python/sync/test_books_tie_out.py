@@ -12,6 +12,8 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from orb_finance.sync import reconcile as rc
 
 from .conftest import balances, bean_check, bql
