@@ -367,15 +367,28 @@ def item_map_for(warehouse: Path) -> dict[str, str]:
     return {item: f"ITEM-{4020 + n}" for n, item in enumerate(unmapped)}
 
 
+@pytest.mark.slow
 def test_a_generated_export_syncs_with_no_failure_and_no_duplicate_and_a_second_run_writes_nothing(
-        sync_setup, generated_warehouse, tmp_path, request):
-    warehouse, item_map = generated_warehouse, item_map_for(generated_warehouse)
+        sync_setup, dbt_builder, tmp_path, request):
+    """A small generated export (several currencies; items partly mapped to NetSuite in Orb): every object once,
+    nothing left pending or failed, a second run writes nothing, and reconcile ties."""
+    from rich.console import Console
+
+    from orb_finance.exports.generate import generate_sample
+
+    from .conftest import SELECT
+
+    generate_sample(tmp_path / "export", customers=12, months=4, seed=5, console=Console(quiet=True))
+    warehouse = tmp_path / "w.duckdb"
+    built = dbt_builder.build(tmp_path / "export", select=SELECT, as_of="2026-10-31", keep_as=warehouse)
+    assert built.success, built.reason()
     sandbox = start_sandbox(request, request_log=str(tmp_path / "ns.jsonl"))
-    configure(sync_setup, sandbox, item_map=item_map, concurrency=3)
+    configure(sync_setup, sandbox, item_map=item_map_for(warehouse), concurrency=3)
     result = sync_setup.run(warehouse)
     assert result.ok, (result.aborted, result.failures[:3])
     counts = result.by_status()
     assert counts["invoice"]["synced"] > 30 and counts["payment"]["synced"] > 10
+    assert set(latest(sync_setup).values()) == {"synced"}
     assert_one_record_per_object(sandbox, sync_setup)
     # lines carry the Orb item's NetSuite item (by its external id) and the service period, end inclusive
     line = next(l for i in sandbox.records("invoice").values() for l in i["item"] if l.get("revRecEndDate"))
