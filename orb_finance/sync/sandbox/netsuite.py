@@ -13,6 +13,7 @@ signatures verified with oauthlib's server-side verifier, OAuth 2.0 client crede
 from __future__ import annotations
 
 import base64
+import collections
 import copy
 import datetime as dt
 import json
@@ -341,6 +342,8 @@ class NetSuiteSandbox(Sandbox):
         self.applied: dict[str, dict[str, Decimal]] = {}     # doc -> {applying record: amount}
         self.credited: dict[str, dict[str, Decimal]] = {}    # credit doc -> {payment: amount}
         self.kind_of: dict[str, str] = {}                    # internal id -> record type
+        self._queued = collections.deque(sorted((j["id"] for j in self.state["jobs"].values() if not j["done"]),
+                                                key=int))     # jobs not run yet, oldest first
         for rtype, records in self.state["records"].items():
             for rid, rec in records.items():
                 self.kind_of[rid] = rtype
@@ -542,14 +545,18 @@ class NetSuiteSandbox(Sandbox):
             "body": req.body.decode("utf-8"), "submitted": time.time(), "done": False}
         if key:
             self.state["idempotency"][key] = job_id
+        self._queued.append(job_id)
         self.save_state()
         return Response(202, None, {"Location": f"http://{host}{REST}/async/v1/job/{job_id}",
                                     "Preference-Applied": "respond-async"})
 
     def _run_due_jobs(self) -> None:
+        """Run, in the order they came, the jobs whose delay has passed (whether or not anyone polls them)."""
         now = time.time()
-        due = [j for j in self.state["jobs"].values() if not j["done"] and now >= j["submitted"] + self.async_delay]
-        for job in sorted(due, key=lambda j: int(j["id"])):
+        due = []
+        while self._queued and now >= self.state["jobs"][self._queued[0]]["submitted"] + self.async_delay:
+            due.append(self.state["jobs"][self._queued.popleft()])
+        for job in due:
             request = Request(job["method"], job["path"], dict(job["query"]), dict(job["headers"]),
                               job["body"].encode("utf-8"), job.get("raw_path", ""))
             job["started"] = _now_iso()
