@@ -3,8 +3,6 @@ in the environment, and the settings that connect the sync to it (the fixture's 
 
 from __future__ import annotations
 
-import os
-
 # The hand-written export's Orb items (fixtures/sync_export) -> the sandbox's items, by external id.
 FIXTURE_ITEMS = {"item_platform": "ITEM-4000", "item_seats": "ITEM-4001", "item_api": "ITEM-4002",
                  "item_support": "302"}
@@ -31,10 +29,6 @@ def netsuite_settings(sandbox, **extra) -> dict:
     section.update(item_map=dict(FIXTURE_ITEMS), backoff=0.05)
     section.update(extra)
     return {"provider": "netsuite", "netsuite": section}
-
-
-def credentials_set(sandbox) -> bool:
-    return all(os.environ.get(k) == v for k, v in sandbox.credentials().items())
 
 
 def sandbox_books(sandbox, as_of: str | None = None) -> dict[tuple, "Decimal"]:
