@@ -217,6 +217,24 @@ class HttpTransport:
             write_exchange(self.request_log, exchange, self._log_lock)
 
 
+def dumps_json(value: Any) -> bytes:
+    """JSON with every Decimal written as an exact JSON number (money never goes through float)."""
+    import decimal
+    import re
+
+    marks: list[str] = []
+
+    def mark(o: Any) -> Any:
+        if isinstance(o, decimal.Decimal):
+            marks.append(format(o, "f"))
+            return f"\u0000dec{len(marks) - 1}\u0000"
+        raise TypeError(f"{type(o).__name__} is not JSON serializable")
+    text = json.dumps(value, default=mark, ensure_ascii=False, separators=(",", ":"))
+    if marks:
+        text = re.sub(r'"\\u0000dec(\d+)\\u0000"', lambda m: marks[int(m.group(1))], text)
+    return text.encode("utf-8")
+
+
 def excerpt(response: httpx.Response, limit: int = 300) -> str:
     """A one-line, redacted excerpt of an error answer for a message: HTML tags dropped, white space folded."""
     import re

@@ -188,3 +188,8 @@ def tryton_client(server):
 
     os.environ.setdefault(TRYTON_PASSWORD_ENV, TRYTON_PASSWORD)
     return TrytonProvider(server.provider_settings(TRYTON_PASSWORD_ENV))
+
+
+# --- QuickBooks -----------------------------------------------------------------------------------------
+
+from .qbo import qbo_sandbox  # noqa: E402,F401  (the fixture, for the conformance suite's harness)
