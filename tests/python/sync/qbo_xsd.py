@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -51,8 +52,8 @@ def _xml_form(value: Any, key: str | None = None) -> Any:
 def _scalar(value: Any) -> Any:
     if isinstance(value, bool):
         return value
-    if isinstance(value, (int, float)):
-        return str(value)
+    if isinstance(value, (int, float, Decimal)):
+        return format(Decimal(repr(value)) if isinstance(value, float) else Decimal(value), "f")
     return value
 
 
