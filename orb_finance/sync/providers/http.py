@@ -218,7 +218,8 @@ class HttpTransport:
 
 
 def dumps_json(value: Any) -> bytes:
-    """JSON with every Decimal written as an exact JSON number (money never goes through float)."""
+    """JSON with every Decimal written as an exact JSON number without trailing zeros (money never goes through
+    float)."""
     import decimal
     import re
 
@@ -226,7 +227,7 @@ def dumps_json(value: Any) -> bytes:
 
     def mark(o: Any) -> Any:
         if isinstance(o, decimal.Decimal):
-            marks.append(format(o, "f"))
+            marks.append(format(o.normalize() if o else decimal.Decimal(0), "f"))
             return f"\u0000dec{len(marks) - 1}\u0000"
         raise TypeError(f"{type(o).__name__} is not JSON serializable")
     text = json.dumps(value, default=mark, ensure_ascii=False, separators=(",", ":"))
