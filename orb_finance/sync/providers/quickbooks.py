@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import urllib.parse
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, ClassVar, Sequence
@@ -126,7 +127,7 @@ class _OAuth(Auth):
         p = self.provider
         token = p.refresh_token()
         resp = p.token_transport.request(
-            "POST", httpx.URL(p.settings["token_url"]).raw_path.decode(), content=f"grant_type=refresh_token&refresh_token={token}",
+            "POST", httpx.URL(p.settings["token_url"]).raw_path.decode(), content=urllib.parse.urlencode({"grant_type": "refresh_token", "refresh_token": token}),
             headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
             authenticate=False, idempotent=True, what="the token refresh")
         if resp.status_code != 200:

@@ -253,3 +253,39 @@ def test_the_schema_check_catches_what_intuit_would_not_read():
     assert qbo_xsd.errors("Invoice", {**good, "TxnDate": "01/02/2026"})                       # not an xs:date
     assert qbo_xsd.errors("Invoice", {**good, "Lines": good["Line"]})                         # an unknown element
     assert qbo_xsd.errors("Invoice", {**good, "Line": [{**good["Line"][0], "DetailType": "SalesItemLine"}]})
+
+
+def test_a_voided_invoice_with_a_memo_and_a_payment_leaves_nothing_open(qbo_sandbox):
+    from orb_finance.sync.payloads import CreditMemoPayload, CustomerPayload, InvoicePayload, LinePayload, PaymentPayload
+    from orb_finance.sync.providers import Removal
+    from orb_finance.sync.providers.quickbooks import QuickBooksProvider
+
+    provider = QuickBooksProvider(qbo_settings(qbo_sandbox)["quickbooks"])
+    day = dt.date(2026, 3, 1)
+    try:
+        cus, = provider.create("customer", [CustomerPayload("cus_v", "Void Co", "USD")])
+        line = LinePayload("il_1", "Platform", D("3"), D("100.00"), D("10.00"), item_id="item_platform")
+        inv, = provider.create("invoice", [InvoicePayload("inv_v", "V-1", "cus_v", cus.provider_id, "Void Co", "USD",
+                                                          day, None, D("110"), D("110"), D("0"), D("0"), (line,))])
+        memo_line = LinePayload("cl_1", "Platform", D("1"), D("20.00"), D("2.00"), item_id="item_platform")
+        memo, = provider.create("credit_memo", [CreditMemoPayload(
+            "cn_v", "CN-V", "inv_v", inv.provider_id, "V-1", "cus_v", cus.provider_id, "Void Co", "USD", day,
+            "adjustment", None, D("20"), D("2"), D("22"), (memo_line,))])
+        pay, = provider.create("payment", [PaymentPayload("pa_v", "inv_v", inv.provider_id, "V-1", "cus_v",
+                                                          cus.provider_id, "Void Co", "USD", day, D("50"), "payment_attempt")])
+        assert [o.ok for o in (cus, inv, memo, pay)] == [True] * 4
+        invoice = next(i for i in qbo_sandbox.entities("Invoice") if i["Id"] == inv.provider_id)
+        assert invoice["Balance"] == D("38")                       # 110 - 22 credited - 50 paid
+        # Orb voids the invoice: its payment is reversed and its memo deleted first, then the invoice voided
+        for otype, out in (("payment", pay), ("credit_memo", memo), ("invoice", inv)):
+            assert [o.ok for o in provider.remove(otype, [Removal(out.orb_id, out.provider_id, day, "void")])] == [True]
+        invoice = next(i for i in qbo_sandbox.entities("Invoice") if i["Id"] == inv.provider_id)
+        assert (invoice["TotalAmt"], invoice["Balance"]) == (0, 0) and invoice["PrivateNote"].startswith("Voided")
+        payment = next(p for p in qbo_sandbox.entities("Payment") if p["Id"] == pay.provider_id)
+        assert payment["TotalAmt"] == 0 and payment["PrivateNote"].startswith("Voided")
+        assert qbo_sandbox.entities("CreditMemo") == [] and len(qbo_sandbox.entities("Payment")) == 1   # link gone
+        assert {c["DisplayName"]: c["Balance"] for c in qbo_sandbox.entities("Customer")} == {"Void Co": 0}
+        assert [b for b in provider.balances(day) if b.amount] == []
+        assert provider.find("invoice", ["inv_v"]) == {} and provider.find("payment", ["pa_v"]) == {}
+    finally:
+        provider.close()
