@@ -86,7 +86,8 @@ def _add_nightly_parser(sub) -> None:
                        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--export-dir", default=None, help="the Orb export (default: $ORB_EXPORT_PATH)")
     p.add_argument("--as-of", default=None, help="YYYY-MM-DD: AR aging date and report folder name (default: today, UTC)")
-    p.add_argument("--config", default=None, help="accounting sync settings (default: accounting_sync.yml in the project root)")
+    p.add_argument("--config", default=None, help="accounting sync settings (default: accounting_sync.yml in the current "
+                   "directory, else in the project root)")
     p.add_argument("--duckdb-path", default=None, help=f"the live warehouse (default: $ORB_DUCKDB_PATH or {paths.DEFAULT_DUCKDB_PATH})")
     p.add_argument("--reports-dir", default=None, help=f"where the dated report folders go (default: {DEFAULT_REPORTS_DIR}/)")
     p.add_argument("--max-age-hours", type=float, default=DEFAULT_MAX_AGE_HOURS,
@@ -172,6 +173,52 @@ def _cmd_sync_tryton_server(args: argparse.Namespace) -> int:
     return tryton_server.cli(args, console=console)
 
 
+def _cmd_sync_reconcile(args: argparse.Namespace) -> int:
+    from .nightly import parse_as_of
+    from .sync import reconcile, settings as sync_settings
+
+    as_of = parse_as_of(args.as_of) if args.as_of else None
+    report = reconcile.reconcile(sync_settings.load(args.config), args.duckdb_path, as_of=as_of,
+                                 by_customer=args.by_customer)
+    console.print(reconcile.table(report))
+    if args.csv:
+        target = paths.cli_path(args.csv)
+        n = reconcile.write_csv(report, target)
+        console.print(f"{n} line(s) written to {target}", markup=False, highlight=False)
+    out = console if report.ok else err_console
+    out.print(report.summary(), markup=False, highlight=False, soft_wrap=True)
+    return report.exit_code
+
+
+def _cmd_journal_export(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from rich.table import Table
+
+    from .sync import recognition
+    from .sync.marts import load_marts
+
+    try:
+        month = dt.date.fromisoformat(args.month + "-01")
+    except ValueError:
+        raise OrbFinanceError(f"--month must look like 2026-03, got {args.month!r}") from None
+    data = load_marts(args.duckdb_path)
+    if not data.revenue_monthly and not data.rollforward:
+        raise OrbFinanceError("the warehouse has no revenue_monthly / deferred_revenue_rollforward: build every model")
+    journals = recognition.month_journals(month, data.revenue_monthly, data.rollforward, data.minor_units)
+    if args.csv:
+        n = recognition.write_export(journals, args.csv)
+        console.print(f"{n} journal line(s) for {args.month} written to {args.csv}", markup=False, highlight=False)
+        return 0
+    table = Table(title=f"Revenue recognized in {month:%B %Y} (journal lines for any ERP; orbfin journal export --csv)")
+    for col in recognition.EXPORT_COLUMNS[:6]:
+        table.add_column(col, justify="right" if col in ("debit", "credit") else "left")
+    for row in recognition.export_rows(journals):
+        table.add_row(*[row[c] for c in recognition.EXPORT_COLUMNS[:6]])
+    console.print(table)
+    return 0
+
+
 def _cmd_sync_sandbox(args: argparse.Namespace) -> int:
     from .sync import sandbox
 
@@ -183,7 +230,8 @@ def _add_sync_parser(sub) -> None:
     sync_sub = sync_parser.add_subparsers(dest="sync_command", required=True)
 
     def common(p: argparse.ArgumentParser, warehouse: bool = True) -> None:
-        p.add_argument("--config", default=None, help="settings file (default: accounting_sync.yml in the project root)")
+        p.add_argument("--config", default=None, help="settings file (default: accounting_sync.yml in the current directory, "
+                       "else in the project root)")
         if warehouse:
             p.add_argument("--duckdb-path", default=None,
                            help=f"warehouse file (default: $ORB_DUCKDB_PATH or {paths.DEFAULT_DUCKDB_PATH})")
@@ -220,8 +268,18 @@ def _add_sync_parser(sub) -> None:
     p.add_argument("provider_customer_id", metavar="PROVIDER_CUSTOMER_ID")
     p.set_defaults(func=_cmd_sync_map_customer)
 
+    p = sync_sub.add_parser("reconcile", help="read the books back and tie them to the warehouse (exit 6: they differ)",
+                            description="Sets the provider's balances beside the warehouse's (SPEC §5.1): receivables vs "
+                                        "ar_aging, customer balances vs customer_balances, cash, revenue and tax vs the "
+                                        "documents the sync books. Exit 0 when every line ties, 6 when one differs.")
+    common(p)
+    p.add_argument("--as-of", default=None, help="YYYY-MM-DD (default: the warehouse's as-of date; it must match it)")
+    p.add_argument("--by-customer", action="store_true", help="a line per customer too (differing ones are always shown)")
+    p.add_argument("--csv", default=None, metavar="FILE", help="write every line as CSV")
+    p.set_defaults(func=_cmd_sync_reconcile)
+
     p = sync_sub.add_parser("tryton-server", help="create and run a local Tryton ERP for the tryton provider")
-    p.add_argument("--dir", default="warehouse/tryton", help="where the database and config live")
+    p.add_argument("--dir", default=None, help="where the database and config live (default: warehouse/tryton in the project)")
     p.add_argument("--database", default="orb")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--years", default=None, help="fiscal years to create, e.g. 2025-2027 (default: last, this and next year)")
@@ -279,11 +337,35 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sync_parser(sub)
     _add_nightly_parser(sub)
 
+    journal = sub.add_parser("journal", help="revenue recognition journals from the warehouse (SPEC §5.2)")
+    journal_sub = journal.add_subparsers(dest="journal_command", required=True)
+    p = journal_sub.add_parser("export", help="a month's journals as balanced debit/credit lines for any ERP",
+                               description="The journal that moves a month's recognized revenue (revenue_monthly: usage, "
+                                           "prepaid credit consumption, breakage, credit notes) from deferred revenue to "
+                                           "revenue, per currency, with the unbilled-revenue reclassification; amounts "
+                                           "rounded to the currency's minor unit on running totals.")
+    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--duckdb-path", default=None,
+                   help=f"warehouse file (default: $ORB_DUCKDB_PATH or {paths.DEFAULT_DUCKDB_PATH})")
+    p.add_argument("--csv", default=None, metavar="FILE", help="write the lines as CSV (date, account, currency, debit, "
+                   "credit, memo, orb_month, orb_kind, orb_journal)")
+    p.set_defaults(func=_cmd_journal_export)
+
     return parser
+
+
+# Options that name a file or folder: given on the command line, a relative path is relative to the current
+# directory (SPEC §5); their defaults (warehouse/..., reports/...) stay relative to the project root.
+PATH_OPTIONS = ("export_dir", "duckdb_path", "reports_dir", "config", "out", "csv", "spark_warehouse", "request_log",
+                "settings_out", "dir")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for name in PATH_OPTIONS:
+        value = getattr(args, name, None)
+        if isinstance(value, str) and value:
+            setattr(args, name, str(paths.cli_path(value)))
     try:
         return args.func(args)
     except OrbFinanceError as exc:

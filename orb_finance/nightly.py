@@ -31,6 +31,7 @@ EXIT_BAD_EXPORT = 2
 EXIT_BUILD_FAILED = 3
 EXIT_SYNC_FAILED = 4
 EXIT_REPORTS_FAILED = 5
+EXIT_BOOKS_DIFFER = 6
 
 EXIT_CODES_HELP = """exit codes:
   0  every step passed
@@ -39,15 +40,16 @@ EXIT_CODES_HELP = """exit codes:
   2  bad export: a required resource missing, a file unreadable, or the newest delivery too old
   3  build failed: dbt build or its tests failed (the warehouse in place is yesterday's, untouched)
   4  sync had failures: failed records, or the sync could not run (reports are still written)
-  5  reports failed: the workbook, CSV files or HTML summary could not be written"""
+  5  reports failed: the workbook, CSV files or HTML summary could not be written
+  6  the books do not tie: orbfin sync reconcile found the provider's balances differ from the warehouse's"""
 
 DEFAULT_REPORTS_DIR = "reports"
 DEFAULT_TARGET_PATH = "target/nightly"
 OK, FAILED, SKIPPED, NOT_RUN = "ok", "failed", "skipped", "not run"
 STEP_TITLES = {"validate": "validate export", "build": "dbt build + swap", "sync": "accounting sync",
-               "reports": "write reports"}
+               "reconcile": "reconcile the books", "reports": "write reports"}
 FAILURE_WORDS = {EXIT_BAD_EXPORT: "bad export", EXIT_BUILD_FAILED: "build failed", EXIT_SYNC_FAILED: "sync had failures",
-                 EXIT_REPORTS_FAILED: "reports failed"}
+                 EXIT_REPORTS_FAILED: "reports failed", EXIT_BOOKS_DIFFER: "the books do not tie"}
 MAX_LISTED = 50
 
 
@@ -143,6 +145,12 @@ def run(
     """
     console = console or Console(stderr=True)
     as_of_date = parse_as_of(as_of)
+    from .sync import settings as sync_settings
+
+    try:                    # every setting is checked before anything is built or sent (SPEC §5)
+        sync_settings.load(str(config) if config else None)
+    except OrbFinanceError as exc:
+        raise OrbFinanceError(f"not starting: the accounting sync settings are wrong: {exc}") from None
     live = paths.duckdb_path(duckdb_path)
     reports_root = paths.resolve(reports_dir or DEFAULT_REPORTS_DIR)
     target = paths.resolve(target_path or DEFAULT_TARGET_PATH)
@@ -184,7 +192,7 @@ def _run_steps(result: NightlyResult, export_dir, config, live: Path, reports_ro
 
     def begin(step: Step, n: int) -> float:
         step.started_at = _iso(dt.datetime.now(dt.timezone.utc))
-        console.print(f"[bold][{n}/4][/] {step.title} ...", highlight=False)
+        console.print(f"[bold][{n}/{len(STEP_TITLES)}][/] {step.title} ...", highlight=False)
         return time.monotonic()
 
     def end(step: Step, started: float, status: str, summary: str = "", error: str | None = None) -> None:
@@ -221,7 +229,7 @@ def _run_steps(result: NightlyResult, export_dir, config, live: Path, reports_ro
             step.details = check.details()
             end(step, t, OK, check.summary() + (f" ({len(check.warnings)} warning(s))" if check.warnings else ""))
     if failures:
-        not_run(["build", "sync", "reports"], "not run: the export is not usable")
+        not_run(["build", "sync", "reconcile", "reports"], "not run: the export is not usable")
         return _conclude(result, failures)
 
     # 2. dbt build into a side file, swapped in only when it passed
@@ -250,7 +258,7 @@ def _run_steps(result: NightlyResult, export_dir, config, live: Path, reports_ro
             end(step, t, FAILED, error=f"{swap.reason()} ({counts}; {kept})" if counts else f"{swap.reason()} ({kept})")
             failures.append((EXIT_BUILD_FAILED, swap.reason()))
     if failures:
-        not_run(["sync", "reports"], "not run: the build failed")
+        not_run(["sync", "reconcile", "reports"], "not run: the build failed")
         return _conclude(result, failures)
 
     # 3. the accounting sync
@@ -273,16 +281,41 @@ def _run_steps(result: NightlyResult, export_dir, config, live: Path, reports_ro
             end(step, t, FAILED, error=summary)
             failures.append((EXIT_SYNC_FAILED, summary))
 
-    # 4. the reports (also after a failed sync: the marts are right, and the page lists the failures)
-    step = result.step("reports")
+    # 4. reconcile the books (SPEC §5.1): the provider's balances beside the warehouse's
+    step = result.step("reconcile")
     t = begin(step, 4)
+    report: Any = None
+    if "records_written" not in result.step("sync").details:
+        end(step, t, SKIPPED, "not run: the sync could not run")
+        report = "Reconcile did not run: the sync could not run."
+    else:
+        try:
+            report = _reconcile(config, live)
+        except Exception as exc:          # an unreachable provider, a warehouse without the marts...
+            end(step, t, FAILED, error=f"reconcile could not run: {_one_line(exc)}")
+            failures.append((EXIT_BOOKS_DIFFER, step.error))
+            report = f"Reconcile could not run: {_one_line(exc)}"
+        else:
+            step.details = {"as_of": report.as_of.isoformat(), "lines": len(report.lines),
+                            "differences": [_one_line(describe_line(l)) for l in report.differences][:MAX_LISTED],
+                            "customers_differing": sum(1 for c in report.customers if c.status == "differs"),
+                            "out_of_scope": sum(1 for l in report.lines if l.status == "out of scope")}
+            if report.ok:
+                end(step, t, OK, report.summary())
+            else:
+                end(step, t, FAILED, error=report.summary())
+                failures.append((EXIT_BOOKS_DIFFER, report.summary()))
+
+    # 5. the reports (also after a failed sync: the marts are right, and the page lists the failures)
+    step = result.step("reports")
+    t = begin(step, 5)
     try:
         from .reports.bundle import write_reports
 
         sync_step = result.step("sync")
         could_not_run = sync_step.status == FAILED and "records_written" not in sync_step.details
         snapshot = _sync_snapshot(config, note=(sync_step.error or "") if could_not_run else "")
-        files = write_reports(live, reports_root, result.as_of, snapshot)
+        files = write_reports(live, reports_root, result.as_of, snapshot, report)
     except Exception as exc:
         end(step, t, FAILED, error=_one_line(exc))
         failures.append((EXIT_REPORTS_FAILED, step.error))
@@ -326,6 +359,19 @@ def _run_sync(config, duckdb_path: Path, console: Console, show_progress: bool):
     from . import sync
 
     return sync.run(str(config) if config else None, str(duckdb_path), console=console, show_progress=show_progress)
+
+
+def _reconcile(config, duckdb_path: Path):
+    """`orbfin sync reconcile` on the swapped-in warehouse (orb_finance.sync.reconcile; SPEC §5.1)."""
+    from .sync import reconcile, settings as sync_settings
+
+    return reconcile.reconcile(sync_settings.load(str(config) if config else None), duckdb_path)
+
+
+def describe_line(line) -> str:
+    from .sync.reconcile import describe
+
+    return describe(line)
 
 
 def _sync_snapshot(config, note: str = ""):

@@ -92,6 +92,8 @@ class CustomerSim:
         self.index = index
         self.rng = seeded_random(ctx.seed, index, 1)
         self.ids = IdMaker(seeded_random(ctx.seed, index, 2))
+        # decisions added later draw from their own stream, so the earlier cases stay as they were for a seed
+        self.rng_books = seeded_random(ctx.seed, index, 3)
         self.p = draw_profile(index, self.rng, self.cal, self.cat)
         self.ccy = self.p.currency
         self.step = money.micro_per_minor(self.ccy)
@@ -415,8 +417,21 @@ class CustomerSim:
             self.book.apply_to(invoice, at)
         self._collect(invoice, must_pay)
         if may_credit:
+            self._maybe_adjust_before_payment(invoice)
             self._maybe_credit_notes(invoice)
         self.h.invoices.append(invoice)
+
+    def _maybe_adjust_before_payment(self, invoice: Invoice) -> None:
+        """An adjustment credit note on an invoice not yet paid, then paid for what it still owed: Orb marks it paid
+        (no payment attempt) once the reduced amount came in."""
+        if (invoice.status != "paid" or invoice.paid_at is None or invoice.issued_at is None or invoice.credit_purchase
+                or any(a.invoice is invoice for a in self.h.attempts) or self.rng_books.random() >= 0.05):
+            return
+        days = (invoice.paid_at - invoice.issued_at) // DAY
+        if days < 3:
+            return
+        at = invoice.issued_at + self.rng_books.randint(1, days - 1) * DAY + self.rng_books.randint(0, 40_000)
+        self._credit_note(invoice, "adjustment", at, to_balance=False, max_total=invoice.amount_due)
 
     def _should_void(self, invoice: Invoice) -> bool:
         if invoice.source != "subscription" or invoice.issued_at is None:
@@ -536,7 +551,9 @@ class CustomerSim:
             assert invoice.paid_at is not None
             at = invoice.paid_at + self.rng.randint(3, 100) * DAY + self.rng.randint(0, 80_000)
             if at < self.cal.end_ts - DAY:
-                self._credit_note(invoice, "refund", at)
+                # a note on a paid invoice goes to the customer's balance, a refund or an adjustment alike
+                kind = "adjustment" if self.rng_books.random() < 0.3 else "refund"
+                self._credit_note(invoice, kind, at, to_balance=True)
             return
         assert invoice.issued_at is not None
         at = invoice.issued_at + self.rng.randint(2, 60) * DAY + self.rng.randint(0, 80_000)
@@ -577,7 +594,10 @@ class CustomerSim:
         return False
 
     def _credit_note(self, invoice: Invoice, type_: str, at: int, *, void_at: int | None = None,
-                     delete_at: int | None = None, own_period: bool | None = None, unknown_line: bool = False) -> None:
+                     delete_at: int | None = None, own_period: bool | None = None, unknown_line: bool = False,
+                     to_balance: bool | None = None, max_total: int | None = None) -> None:
+        """A credit note; `to_balance` (default: a refund) puts its total in the customer's balance
+        (credit_note_applied), as Orb does for a note on a paid invoice; `max_total` leaves out a note larger."""
         self._counters["cn"] += 1
         note = CreditNote(self.ids.new("cn"), f"CN-{self.index:06d}-{self._counters['cn']:03d}", invoice, type_,
                           self.rng.choice(_REASONS), at, voided_at=void_at, deleted_at=delete_at)
@@ -602,10 +622,10 @@ class CustomerSim:
             note.lines.append(CreditNoteLine(self.ids.new("cnli"), self.ids.new("ili"),
                                              self.cat.items["platform"].id, "Service credit", money.MICRO, amount,
                                              money.tax_minor(amount, self.p.tax_bp), None, None))
-        if not note.lines:
+        if not note.lines or (max_total is not None and note.total > max_total):
             return
         self.h.credit_notes.append(note)
-        if type_ == "refund" and void_at is None and delete_at is None:
+        if (type_ == "refund" if to_balance is None else to_balance) and void_at is None and delete_at is None:
             self.book.schedule(at + MINUTE, "credit_note_applied", "increment", note.total, invoice_id=invoice.id,
                                credit_note_id=note.id, description=f"Refund credit note {note.number}")
 

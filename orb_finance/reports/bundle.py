@@ -17,6 +17,7 @@ from .marts import read_marts
 from .workbook import write_workbook
 
 SUMMARY_NAME = "summary.html"
+RECONCILE_NAME = "reconcile.csv"
 CSV_DIR = "csv"
 
 
@@ -37,7 +38,9 @@ class ReportFiles:
         return [self.workbook, self.summary, *self.csvs]
 
 
-def write_reports(db_path: Path, reports_dir: Path, as_of: dt.date, sync: SyncSnapshot | None) -> ReportFiles:
+def write_reports(db_path: Path, reports_dir: Path, as_of: dt.date, sync: SyncSnapshot | None,
+                  reconcile=None) -> ReportFiles:
+    """reconcile: the books' tie-out (orb_finance.sync.reconcile.Report), or a one-line reason it did not run."""
     folder = reports_dir / as_of.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
     marts, minor_units = read_marts(db_path)
@@ -46,7 +49,13 @@ def write_reports(db_path: Path, reports_dir: Path, as_of: dt.date, sync: SyncSn
     notes = write_workbook(marts, minor_units, as_of, workbook)
     csvs = write_csvs(marts, folder / CSV_DIR)
     summary = folder / SUMMARY_NAME
-    listed = [workbook.name, *(f"{CSV_DIR}/{p.name}" for p in csvs)]
-    page = render_summary(as_of, {m.name: m for m in marts}, minor_units, headlines, sync, listed)
+    if reconcile is not None and not isinstance(reconcile, str):
+        from ..sync.reconcile import write_csv as write_reconcile_csv
+
+        path = folder / RECONCILE_NAME
+        write_reconcile_csv(reconcile, path)
+        csvs = [*csvs, path]
+    listed = [workbook.name, *(f"{CSV_DIR}/{p.name}" if p.parent.name == CSV_DIR else p.name for p in csvs)]
+    page = render_summary(as_of, {m.name: m for m in marts}, minor_units, headlines, sync, listed, reconcile)
     write_atomic(summary, page.encode("utf-8"))
     return ReportFiles(folder, workbook, summary, csvs, {m.name: len(m.rows) for m in marts}, notes)

@@ -37,7 +37,7 @@ def esc(value: Any) -> str:
 
 def render_summary(as_of: dt.date, marts: dict[str, Mart], minor_units: dict[str, int],
                    headlines: Sequence[CurrencyHeadline], sync: SyncSnapshot | None,
-                   files: Sequence[str] = ()) -> str:
+                   files: Sequence[str] = (), reconcile: Any = None) -> str:
     money = lambda v, c: format_money(v, c, minor_units)  # noqa: E731
     currencies = sorted({r[marts["billings_monthly"].index("currency")] for r in marts["billings_monthly"].rows}
                         | {r[marts["revenue_monthly"].index("currency")] for r in marts["revenue_monthly"].rows}
@@ -65,6 +65,7 @@ def render_summary(as_of: dt.date, marts: dict[str, Mart], minor_units: dict[str
                           "<code>deferred_revenue_rollforward</code>.",
                           [_deferred_card(c, marts["deferred_revenue_rollforward"], money) for c in currencies]))
     parts.append(_sync_section(sync))
+    parts.append(_reconcile_section(reconcile))
     if files:
         items = "".join(f"<li><code>{esc(f)}</code></li>" for f in files)
         parts.append(f"<section><h2>Files in this folder</h2><ul class=\"files\">{items}</ul><p class=\"note\">"
@@ -197,12 +198,66 @@ def _sync_section(sync: SyncSnapshot | None) -> str:
                   f"<tbody>{rows}</tbody></table>")
     else:
         failed = "<p class=\"ok\">No failed records.</p>"
+    failed += _record_list(f"Pending ({len(sync.pending):,})", "Accepted by the provider, not final yet (an "
+                           "asynchronous write, or a run that died mid-request); the next run settles them.",
+                           sync.pending, "pending_ref")
+    failed += _record_list(f"Changed in Orb since synced ({len(sync.changed):,})", "Synced, but Orb's data changed "
+                           "since (not re-sent by itself): <code>orbfin sync resync OBJECT_TYPE ORB_ID</code> sends one "
+                           "again.", sync.changed, None)
     intro = (f"<p class=\"note\">Each Orb object by the latest status of its sync record at "
              f"<b>{esc(sync.provider)}</b> (removed: voided or deleted there after a void in Orb; skipped: not "
              "sent by the last run, see <code>orbfin sync records --skipped</code>).</p>")
     legend = _legend([(s, STATUS_COLORS[s]) for s in statuses])
     return (f"<section>{title}{intro}{note}<div class=\"grid two\"><div class=\"card\">{legend}{chart}</div>"
             f"<div class=\"card\">{table}</div></div>{failed}</section>")
+
+
+def _record_list(title: str, note: str, records: Sequence[dict[str, Any]], extra: str | None) -> str:
+    if not records:
+        return ""
+    rows = "".join(
+        f"<tr><td class=\"num\">{esc(r.get('record_id'))}</td><td>{esc(r.get('object_type'))}</td>"
+        f"<td><code>{esc(r.get('orb_id'))}</code></td><td>{esc(r.get('invoice_number'))}</td>"
+        f"<td class=\"num\">{esc(r.get('amount'))}</td><td>{esc(r.get('currency'))}</td>"
+        + (f"<td><code>{esc(r.get(extra))}</code></td>" if extra else "") + "</tr>" for r in records[:200])
+    more = f"<p class=\"note\">… and {len(records) - 200:,} more.</p>" if len(records) > 200 else ""
+    return (f"<h3>{esc(title)}</h3><p class=\"note\">{note}</p><table><thead><tr><th class=\"num\">Record</th>"
+            "<th>Object</th><th>Orb id</th><th>Invoice</th><th class=\"num\">Amount</th><th>Currency</th>"
+            + ("<th>Provider job</th>" if extra else "") + f"</tr></thead><tbody>{rows}</tbody></table>{more}")
+
+
+def _reconcile_section(report: Any) -> str:
+    """SPEC §5.1: the books read back beside the warehouse, one row per check and currency (differing customers
+    listed under them)."""
+    title = "<h2>Do the books tie?</h2>"
+    if report is None:
+        return f"<section>{title}<p class=\"empty\">Reconcile did not run.</p></section>"
+    if isinstance(report, str):
+        return f"<section>{title}<p class=\"err\">{esc(report)}</p></section>"
+    from ..sync.reconcile import CHECKS, DIFFERS, _fmt, describe
+
+    rows = []
+    for l in report.lines + [c for c in report.customers if c.status == DIFFERS]:
+        who = esc(l.customer_name or l.customer_id or "")
+        cls = {"ties": "ok", "differs": "err", "out of scope": "note"}[l.status]
+        rows.append(f"<tr><td>{esc(CHECKS.get(l.check, l.check))}</td><td>{esc(l.currency)}</td><td>{who}</td>"
+                    f"<td class=\"num\">{esc(_fmt(l.books))}</td><td class=\"num\">{esc(_fmt(l.warehouse))}</td>"
+                    f"<td class=\"num\">{esc(_fmt(l.out_of_scope)) if l.out_of_scope else ''}</td>"
+                    f"<td class=\"num\">{esc(_fmt(l.apart)) if l.apart else ''}</td>"
+                    f"<td class=\"num\">{esc(_fmt(l.difference)) if l.difference else ''}</td>"
+                    f"<td class=\"{cls}\">{esc(l.status)}</td><td>{esc('; '.join(l.objects[:5]) or l.note)}</td></tr>")
+    verdict = (f"<p class=\"ok\">The {esc(report.provider)} books tie to the warehouse as of {esc(report.as_of)}.</p>"
+               if report.ok else f"<p class=\"err\">{esc(report.summary())}</p>")
+    intro = ("<p class=\"note\">The accounting system's balances read back (<code>orbfin sync reconcile</code>) beside "
+             "the warehouse's: receivables against AR aging, customer balances against Orb's, cash, revenue net of "
+             "credit notes and tax against the documents synced. <i>Out of scope</i>: left out by a setting such as "
+             "minimum_issue_date; <i>apart</i>: credit left on paid invoices. Every line is in "
+             "<code>reconcile.csv</code>.</p>")
+    table = ("<table><thead><tr><th>Check</th><th>Currency</th><th>Customer</th><th class=\"num\">Books</th>"
+             "<th class=\"num\">Warehouse</th><th class=\"num\">Out of scope</th><th class=\"num\">Apart</th>"
+             "<th class=\"num\">Difference</th><th>Status</th><th>Behind it</th></tr></thead><tbody>"
+             + "".join(rows) + "</tbody></table>")
+    return f"<section>{title}{intro}{verdict}{table}</section>"
 
 
 def _legend(items: Sequence[tuple[str, str]]) -> str:

@@ -28,9 +28,11 @@ from . import payloads as pl
 from . import state as st
 from .lock import StateLock
 from .marts import SyncData, load_marts
-from .planner import (PUT_TYPES, SKIPPED, UNFINISHED, UP_TO_DATE, Key, Plan, Work, amount_text, plan as make_plan)
-from .providers import (BALANCE_TRANSACTION, CREDIT_MEMO, CUSTOMER, INVOICE, OBJECT_TYPES, PAYMENT, Outcome, Pending,
-                        Provider, ProviderError, ProviderUnavailable, Removal, provider_class)
+from . import recognition
+from .planner import (PUT_TYPES, SKIPPED, UNFINISHED, UP_TO_DATE, Key, Plan, Work, amount_text, as_date,
+                      plan as make_plan)
+from .providers import (BALANCE_TRANSACTION, CREDIT_MEMO, CUSTOMER, INVOICE, OBJECT_TYPES, PAYMENT, REVENUE_JOURNAL,
+                        Outcome, Pending, Provider, ProviderError, ProviderUnavailable, Removal, provider_class)
 from .settings import Settings
 
 OBJECT_ALIASES = {"customer": CUSTOMER, "customers": CUSTOMER, "invoice": INVOICE, "invoices": INVOICE,
@@ -60,6 +62,7 @@ class RunResult:
     skips: list[tuple[str, str, str]] = field(default_factory=list)
     failures: list[st.Record] = field(default_factory=list)
     changed: list[Key] = field(default_factory=list)          # synced objects whose Orb data changed since
+    notes: list[str] = field(default_factory=list)            # e.g. journal corrections waiting for a month to end
     aborted: str | None = None
     elapsed: float = 0.0
     sent: int = 0                                             # provider writes (creates + removals)
@@ -230,11 +233,13 @@ class Executor:
         return f"{otype} {oid} is {rec.status} (record {rec.record_id})"
 
     def _note(self, rec_id: int, otype: str, oid: str, action: str, status: str, provider_id: str | None,
-              error: str | None, pending_ref: str | None = None) -> None:
+              error: str | None, pending_ref: str | None = None, content: str | None = None) -> None:
         """Mirror a new or settled attempt into the in-memory histories (History.apply: the one liveness rule)."""
-        rec = st.Record(rec_id, st.utc_now(), otype, oid, self.provider.name, action, provider_id, status, error,
-                        None, None, None, None, self.run_id, pending_ref)
         h = self.hist.get((otype, oid))
+        if content is None and h is not None and h.latest.record_id == rec_id:
+            content = h.latest.content             # a pending attempt settled: what it booked stays known
+        rec = st.Record(rec_id, st.utc_now(), otype, oid, self.provider.name, action, provider_id, status, error,
+                        None, None, None, None, self.run_id, pending_ref, content)
         if h is None:
             self.hist[(otype, oid)] = st.History(latest=rec).apply(rec)
         else:
@@ -263,7 +268,8 @@ class Executor:
             if out.ok and keep_pending:
                 continue
             if out.ok:
-                self._note(w.record_id, w.object_type, w.orb_id, w.action, st.SYNCED, out.provider_id, None)
+                self._note(w.record_id, w.object_type, w.orb_id, w.action, st.SYNCED, out.provider_id, None,
+                           content=w.content)
             elif out.pending_ref is not None:
                 self._note(w.record_id, w.object_type, w.orb_id, w.action, st.PENDING, None, None, out.pending_ref)
             else:
@@ -291,9 +297,12 @@ class Executor:
 
     def execute(self) -> None:
         resume = self.resolve_pending()
-        plan = make_plan(self.data, self.hist, self.settings, run_id=self.run_id, resume=resume, only=self.only)
+        frontiers = self.journal_frontiers()
+        plan = make_plan(self.data, self.hist, self.settings, run_id=self.run_id, resume=resume, only=self.only,
+                         journal_frontiers=frontiers)
         for key, reason in plan.skips.items():
             self.skip(key, reason)
+        self.result.notes = list(plan.notes)
         for otype, n in plan.up_to_date.items():
             self.result.counts[(otype, UP_TO_DATE)] += n
         self.result.changed = list(plan.changed)
@@ -316,9 +325,37 @@ class Executor:
             self.remove(PAYMENT, plan.removals[PAYMENT])
             self.remove(BALANCE_TRANSACTION, plan.removals[BALANCE_TRANSACTION])
             self.remove_invoices(plan.removals[INVOICE])
+            self.advance_journal_frontiers(frontiers)
         finally:
             if show:
                 self.progress.__exit__(None, None, None)
+
+    # revenue recognition: the last month each currency's journals have processed --------------------
+
+    def _frontier_key(self, currency: str) -> str:
+        return f"journal_frontier:{self.provider.name}:{currency}"
+
+    def journal_frontiers(self) -> dict[str, dt.date]:
+        if self.settings.revenue_recognition != "warehouse":
+            return {}
+        out = {}
+        for currency in recognition.currencies_of(self.data.revenue_monthly, self.data.rollforward):
+            value = self.store.get_meta(self._frontier_key(currency))
+            if value:
+                out[currency] = dt.date.fromisoformat(value)
+        return out
+
+    def advance_journal_frontiers(self, before: dict[str, dt.date]) -> None:
+        """After a full pass, every ended month of a currency whose journals are all in the books is processed,
+        a quiet one included (its later changes become corrections, never a back-dated entry)."""
+        if self.settings.revenue_recognition != "warehouse" or self.only is not None:
+            return
+        last = recognition.last_ended_month(planner_as_of(self.data))
+        for currency in recognition.currencies_of(self.data.revenue_monthly, self.data.rollforward):
+            open_ = [h for (t, oid), h in self.hist.items() if t == REVENUE_JOURNAL and oid.endswith(":" + currency)
+                     and h.latest.status in (st.FAILED, st.PENDING, st.RETRIED)]
+            if not open_ and (before.get(currency) is None or before[currency] < last):
+                self.store.set_meta(self._frontier_key(currency), last.isoformat())
 
     # 1. pending attempts of a dead run (or an asynchronous provider) -----------------------------------
 
@@ -397,6 +434,8 @@ class Executor:
         if otype == BALANCE_TRANSACTION:
             row = d.balances[oid]
             return pl.balance_payload(d, row, self.live_id((CUSTOMER, row["customer_id"])))
+        if otype == REVENUE_JOURNAL:
+            return w.payload                      # built by the planner from the warehouse and earlier journals
         raise ValueError(otype)
 
     # 3. resync phase A: take out what must be replaced, dependents first ---------------------------
@@ -578,6 +617,10 @@ class Executor:
         if h and h.latest.status == st.FAILED:
             return f"{key[0]} {key[1]} {h.latest.action} failed (record {h.latest.record_id})"
         return f"{key[0]} {key[1]} is still in the provider"
+
+
+def planner_as_of(data: SyncData) -> dt.date:
+    return as_date(data.as_of_date) or dt.date.today()
 
 
 def _date_of(payload: Any) -> dt.date:

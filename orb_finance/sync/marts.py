@@ -35,7 +35,11 @@ class SyncData:
     items: dict[str, Row] = field(default_factory=dict)
     memos_by_invoice: dict[str, list[str]] = field(default_factory=dict)
     payments_by_invoice: dict[str, list[str]] = field(default_factory=dict)
-    as_of_date: Any = None             # the warehouse's as_of_date (marts.ar_aging), when known
+    as_of_date: Any = None             # the warehouse's as_of_date, when known
+    # revenue recognition from the warehouse (SPEC §5.2): (month, currency) -> row; empty when not built
+    revenue_monthly: dict[tuple, Row] = field(default_factory=dict)
+    rollforward: dict[tuple, Row] = field(default_factory=dict)
+    minor_units: dict[str, int] = field(default_factory=dict)      # ISO 4217 (seeds.currencies)
 
     def __post_init__(self) -> None:
         if not self.memos_by_invoice:
@@ -95,11 +99,36 @@ def load_marts(duckdb_path: str | Path | None = None) -> SyncData:
         balances = {r["balance_transaction_id"]: r for r in _rows(con, db, "sync_balance_transactions",
                                                                    "transaction_date, balance_transaction_id")}
         items = {r["item_id"]: r for r in _rows(con, db, "sync_items", "item_id")}
+        as_of = warehouse_as_of(con)
+        revenue = {(r["month"], r["currency"]): r for r in _optional(con, "revenue_monthly", "month, currency")}
+        rollforward = {(r["month"], r["currency"]): r
+                       for r in _optional(con, "deferred_revenue_rollforward", "month, currency")}
         try:
-            as_of = con.execute("select max(as_of_date) from marts.ar_aging_summary").fetchall()[0][0]
+            minor_units = dict(con.execute("select currency_code, minor_unit from seeds.currencies").fetchall())
         except duckdb.Error:
-            as_of = None
+            minor_units = {}
     finally:
         con.close()
     return SyncData(customers, invoices, dict(lines), memos, dict(memo_lines), payments, balances, items,
-                    as_of_date=as_of)
+                    as_of_date=as_of, revenue_monthly=revenue, rollforward=rollforward, minor_units=minor_units)
+
+
+def _optional(con, table: str, order: str) -> list[Row]:
+    try:
+        cur = con.execute(f"select * from marts.{table} order by {order}")
+    except duckdb.CatalogException:
+        return []
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def warehouse_as_of(con) -> Any:
+    """The as_of_date the warehouse was built with (the point-in-time marts carry it), or None."""
+    for table in ("customer_balances", "ar_aging", "ar_aging_summary"):
+        try:
+            value = con.execute(f"select max(as_of_date) from marts.{table}").fetchall()[0][0]
+        except duckdb.Error:
+            continue
+        if value is not None:
+            return value
+    return None

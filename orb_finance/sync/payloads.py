@@ -129,22 +129,39 @@ class BalanceTransactionPayload:
     credit_note_orb_id: str | None = None
 
 
+# Revenue recognition from the warehouse (SPEC §5.2): the kinds of a journal line. The four revenue kinds are
+# revenue_monthly's measures; deferred and unbilled revenue are the balance-sheet side.
+USAGE, CREDIT_CONSUMPTION, CREDIT_BREAKAGE, CREDIT_NOTES = "usage", "credit_consumption", "credit_breakage", "credit_notes"
+REVENUE_KINDS = (USAGE, CREDIT_CONSUMPTION, CREDIT_BREAKAGE, CREDIT_NOTES)
+DEFERRED_REVENUE, UNBILLED_REVENUE = "deferred_revenue", "unbilled_revenue"
+
+
 @dataclass(frozen=True)
 class JournalLine:
-    account_kind: str                # deferred_revenue | unbilled_revenue | usage | credit_consumption | ...
+    kind: str                        # one of REVENUE_KINDS, deferred_revenue or unbilled_revenue
     amount: Decimal                  # debit positive, credit negative
-    memo: str = ""
+    month: dt.date                   # the month this line's revenue belongs to (a correction: an earlier month)
 
 
 @dataclass(frozen=True)
 class RevenueJournalPayload:
-    """One month's recognized revenue for one currency (SPEC §5.2), or a correction of an earlier month."""
+    """One month's recognized revenue in one currency (SPEC §5.2), moved from deferred revenue to the revenue
+    accounts, with the corrections of earlier, already journaled months and the unbilled-revenue reclassification."""
     orb_id: str                      # revenue:<YYYY-MM>:<CUR>
     currency: str
-    month: dt.date                   # the month the entry is dated in (its last day is the entry date)
-    entry_date: dt.date
+    month: dt.date                   # the month journaled (first day)
+    entry_date: dt.date              # its last day
     lines: tuple[JournalLine, ...]
-    corrects: tuple[str, ...] = ()   # months (YYYY-MM) whose late changes this entry carries
+    corrects: tuple[dt.date, ...] = ()   # earlier months whose late changes this entry carries
+
+    def to_json(self) -> str:
+        return json.dumps([[l.kind, str(l.amount), l.month.isoformat()] for l in self.lines], separators=(",", ":"))
+
+    @staticmethod
+    def lines_from_json(text: str | None) -> list[JournalLine]:
+        if not text:
+            return []
+        return [JournalLine(k, Decimal(a), dt.date.fromisoformat(m)) for k, a, m in json.loads(text)]
 
 
 Payload = Union[CustomerPayload, InvoicePayload, CreditMemoPayload, PaymentPayload, BalanceTransactionPayload,

@@ -19,14 +19,15 @@ from typing import Any
 from . import payloads as pl
 from . import state as st
 from .marts import SyncData
-from .providers.base import BALANCE_TRANSACTION, CREDIT_MEMO, CUSTOMER, INVOICE, PAYMENT, Removal
+from . import recognition as rr
+from .providers.base import BALANCE_TRANSACTION, CREDIT_MEMO, CUSTOMER, INVOICE, PAYMENT, REVENUE_JOURNAL, Removal
 from .settings import Settings
 
 Key = tuple[str, str]
 UP_TO_DATE, SKIPPED = "up to date", "skipped"
 # The statuses of an attempt a run still has to finish.
 UNFINISHED = (st.PENDING, st.RETRIED, st.RESYNCED)
-PUT_TYPES = (CUSTOMER, INVOICE, CREDIT_MEMO, PAYMENT, BALANCE_TRANSACTION)
+PUT_TYPES = (CUSTOMER, INVOICE, CREDIT_MEMO, PAYMENT, BALANCE_TRANSACTION, REVENUE_JOURNAL)
 # Removals run dependents first: an invoice is voided after its memos are deleted and its payments reversed.
 REMOVAL_TYPES = (CREDIT_MEMO, PAYMENT, BALANCE_TRANSACTION, INVOICE)
 
@@ -53,7 +54,13 @@ class Work:
             object_type=self.object_type, orb_id=self.orb_id, action=self.action,
             payload_hash=pl.payload_hash(self.payload) if self.payload is not None else None,
             provider_id=self.removal.provider_id if self.removal else None,
-            invoice_number=self.invoice_number, amount=amount_text(self.amount), currency=self.currency)
+            invoice_number=self.invoice_number, amount=amount_text(self.amount), currency=self.currency,
+            content=self.content)
+
+    @property
+    def content(self) -> str | None:
+        """What later runs need to know the attempt booked: a revenue journal's lines."""
+        return self.payload.to_json() if isinstance(self.payload, pl.RevenueJournalPayload) else None
 
 
 @dataclass
@@ -63,6 +70,7 @@ class Plan:
     skips: dict[Key, str] = field(default_factory=dict)
     up_to_date: Counter = field(default_factory=Counter)
     changed: list[Key] = field(default_factory=list)    # synced, but Orb's data changed since (not re-sent)
+    notes: list[str] = field(default_factory=list)      # e.g. journal corrections waiting for a month to end
 
     def skip(self, key: Key, reason: str) -> None:
         self.skips.setdefault(key, reason)
@@ -112,8 +120,10 @@ class Planner:
     again under the same record); `only`: the objects of a resync."""
 
     def __init__(self, data: SyncData, hist: dict[Key, st.History], settings: Settings, *, run_id: str,
-                 resume: dict[Key, Work] | None = None, only: set[Key] | None = None):
+                 resume: dict[Key, Work] | None = None, only: set[Key] | None = None,
+                 journal_frontiers: dict[str, dt.date] | None = None):
         self.data, self.hist, self.settings, self.run_id = data, hist, settings, run_id
+        self.journal_frontiers = dict(journal_frontiers or {})
         self.resume = dict(resume or {})
         self.only = only
         self.plan = Plan()
@@ -216,6 +226,7 @@ class Planner:
         self._memos()
         self._payments()
         plan.puts[BALANCE_TRANSACTION].extend(balance_works)
+        self._journals()
         self._removals()
         # resumed attempts of objects no longer in the marts: left pending, and said so
         planned = {id(w) for works in (*plan.puts.values(), *plan.removals.values()) for w in works}
@@ -321,6 +332,52 @@ class Planner:
                 out.append(w)
         return out
 
+    def _journals(self) -> None:
+        """SPEC §5.2, with revenue_recognition: warehouse: the journal of every ended month after the last one in
+        the books, per currency, in order (recognition.py); a failed journal holds back the later months."""
+        if self.settings.revenue_recognition != "warehouse" or not self.in_scope_type(REVENUE_JOURNAL):
+            return
+        d = self.data
+        if not d.revenue_monthly and not d.rollforward:
+            self.plan.notes.append("revenue_recognition is warehouse, but the warehouse has no revenue_monthly or "
+                                   "deferred_revenue_rollforward: build every model")
+            return
+        as_of = as_date(d.as_of_date) or dt.date.today()
+        journals: dict[str, list] = {}
+        failed: dict[str, Key] = {}
+        for key, h in self.hist.items():
+            if key[0] != REVENUE_JOURNAL:
+                continue
+            month, currency = rr.parse_journal_id(key[1])
+            if h.live_provider_id and h.last_put is not None:
+                journals.setdefault(currency, []).append((month, pl.RevenueJournalPayload.lines_from_json(h.last_put.content)))
+                if h.latest.status == st.SYNCED and h.latest.run_id != self.run_id:
+                    self.plan.up_to_date[REVENUE_JOURNAL] += 1     # journaled: never sent again
+            if h.latest.status == st.FAILED and key not in self.resume:
+                failed[currency] = key
+        for currency in sorted(set(rr.currencies_of(d.revenue_monthly, d.rollforward)) | set(journals)):
+            booked = rr.Booked.of(journals.get(currency, []), self.journal_frontiers.get(currency))
+            planned = rr.plan_currency(currency, d.revenue_monthly, d.rollforward, booked, as_of,
+                                       blocked=currency in failed, minor_unit=d.minor_units.get(currency, 2))
+            if currency in failed:
+                h = self.hist[failed[currency]]
+                self.plan.skip(failed[currency], f"failed (record {h.latest.record_id}): not retried until orbfin sync "
+                                                 f"retry {h.latest.record_id}; the later months' journals wait for it")
+            for payload in planned.journals:
+                w = self.planned_put((REVENUE_JOURNAL, payload.orb_id), True)
+                if w is None:
+                    continue
+                w.payload, w.currency = payload, currency
+                w.amount = -sum((l.amount for l in payload.lines if l.kind in pl.REVENUE_KINDS), Decimal(0))
+                self.plan.puts[REVENUE_JOURNAL].append(w)
+            if planned.waiting:
+                months = sorted({f"{l.month:%Y-%m}" for l in planned.waiting})
+                self.plan.notes.append(f"{currency}: changes to journaled months {', '.join(months)} wait for the next "
+                                       "month to end (they land in its journal as corrections)")
+
+    def in_scope_type(self, object_type: str) -> bool:
+        return self.only is None or any(k[0] == object_type for k in self.only)
+
     def _removals(self) -> None:
         d, plan = self.data, self.plan
         for mid, memo in d.memos.items():
@@ -396,5 +453,7 @@ class Planner:
 
 
 def plan(data: SyncData, hist: dict[Key, st.History], settings: Settings, *, run_id: str,
-         resume: dict[Key, Work] | None = None, only: set[Key] | None = None) -> Plan:
-    return Planner(data, hist, settings, run_id=run_id, resume=resume, only=only).build()
+         resume: dict[Key, Work] | None = None, only: set[Key] | None = None,
+         journal_frontiers: dict[str, dt.date] | None = None) -> Plan:
+    return Planner(data, hist, settings, run_id=run_id, resume=resume, only=only,
+                   journal_frontiers=journal_frontiers).build()

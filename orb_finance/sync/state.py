@@ -90,6 +90,7 @@ class Record:
     currency: str | None
     run_id: str | None
     pending_ref: str | None = None   # while pending: the provider's job reference (an asynchronous write)
+    content: str | None = None       # what the attempt booked, where later runs need it (a revenue journal's lines)
 
 
 COLUMNS = [f for f in Record.__dataclass_fields__]
@@ -139,6 +140,7 @@ class NewRecord:
     invoice_number: str | None = None
     amount: Decimal | str | None = None
     currency: str | None = None
+    content: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,8 @@ class StateStore:
                 columns = {row[1] for row in con.execute("pragma table_info(sync_records)")}
                 if "pending_ref" not in columns:       # a store written before asynchronous providers
                     con.execute("alter table sync_records add column pending_ref text")
+                if "content" not in columns:           # a store written before revenue journals
+                    con.execute("alter table sync_records add column content text")
         except sqlite3.DatabaseError as exc:
             raise OrbFinanceError(f"Sync state store {self.path} cannot be opened: {exc}") from None
 
@@ -233,10 +237,10 @@ class StateStore:
             for r in records:
                 cur = con.execute(
                     "insert into sync_records (attempted_at, object_type, orb_id, provider, action, provider_id, status,"
-                    " error, payload_hash, invoice_number, amount, currency, run_id)"
-                    " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " error, payload_hash, invoice_number, amount, currency, run_id, content)"
+                    " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (now, r.object_type, r.orb_id, provider, r.action, r.provider_id, status, error, r.payload_hash,
-                     r.invoice_number, None if r.amount is None else str(r.amount), r.currency, run_id))
+                     r.invoice_number, None if r.amount is None else str(r.amount), r.currency, run_id, r.content))
                 ids.append(int(cur.lastrowid))
         return ids
 

@@ -562,8 +562,17 @@ def test_credit_notes(con: duckdb.DuckDBPyConnection) -> None:
                         HAVING n.subtotal <> sum(l.amount) OR n.total <> sum(l.total)""") == []
     kinds = set(rows(con, """SELECT n.type, i.status FROM cur.credit_note n JOIN cur.invoice_metadata i
                              ON i.id = n.invoice_id WHERE n.deleted_at IS NULL AND n.voided_at IS NULL"""))
-    assert {("refund", "paid"), ("adjustment", "issued")} <= kinds and kinds <= {("refund", "paid"),
-                                                                                  ("adjustment", "issued")}
+    # refunds on paid invoices, adjustments on issued ones and on paid ones (before or after the payment)
+    assert {("refund", "paid"), ("adjustment", "issued"), ("adjustment", "paid")} == kinds
+    # every note on an invoice already paid when it was created went to the customer's balance, with its total
+    assert scalar(con, """SELECT count(*) FROM cur.credit_note n JOIN cur.invoice_metadata i ON i.id = n.invoice_id
+                          WHERE n.deleted_at IS NULL AND n.voided_at IS NULL AND i.paid_at < n.created_at
+                          AND NOT EXISTS (SELECT 1 FROM cur.customer_balance_transaction t
+                                          WHERE t.credit_note_id = n.id AND t.action = 'credit_note_applied'
+                                          AND t.amount = n.total)""") == 0
+    # an adjustment before a marked payment: the invoice was paid without an attempt
+    assert scalar(con, """SELECT count(*) FROM cur.credit_note n JOIN cur.invoice_metadata i ON i.id = n.invoice_id
+                          WHERE n.type = 'adjustment' AND i.status = 'paid' AND n.created_at < i.paid_at""") > 0
     assert scalar(con, "SELECT count(*) FROM cur.credit_note WHERE voided_at IS NOT NULL") > 0
     assert scalar(con, "SELECT count(*) FROM cur.credit_note WHERE deleted_at IS NOT NULL") > 0
     assert scalar(con, """SELECT count(*) FROM cur.credit_note n JOIN cur.credit_note_line_item l

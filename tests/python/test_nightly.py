@@ -15,6 +15,7 @@ import io
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -186,11 +187,12 @@ def test_first_night_builds_syncs_and_writes_every_report(site, first_night):
     assert result.exit_code == 0, result.reason
     doc = _run_json(result)
     assert doc["exit_code"] == 0 and doc["status"] == "ok" and doc["reason"] == "" and doc["as_of"] == AS_OF
-    assert _statuses(doc) == {"validate": "ok", "build": "ok", "sync": "ok", "reports": "ok"}
+    assert _statuses(doc) == {"validate": "ok", "build": "ok", "sync": "ok", "reconcile": "ok", "reports": "ok"}
     assert all(s["duration_seconds"] >= 0 for s in doc["steps"])
     assert _utc(doc["started_at"]) <= _utc(doc["finished_at"])
-    for n, title in enumerate(["validate export", "dbt build + swap", "accounting sync", "write reports"], start=1):
-        assert f"[{n}/4] {title}" in output                 # progress, step by step
+    for n, title in enumerate(["validate export", "dbt build + swap", "accounting sync", "reconcile the books",
+                               "write reports"], start=1):
+        assert f"[{n}/5] {title}" in output                 # progress, step by step
 
     build = doc["steps"][1]["details"]
     assert build["swapped"] is True and build["dbt_counts"].get("pass", 0) > 100 and build["dbt_failures"] == []
@@ -210,11 +212,20 @@ def test_first_night_builds_syncs_and_writes_every_report(site, first_night):
         con.close()
     assert sync["counts"]["customer"]["synced"] <= n_customers
 
-    reports = doc["steps"][3]["details"]
+    # the books tie to the warehouse (SPEC §5.1): every reconcile line, per currency and per customer
+    books = doc["steps"][3]["details"]
+    assert books["as_of"] == AS_OF and books["differences"] == [] and books["customers_differing"] == 0
+    reports = doc["steps"][4]["details"]
     folder = site.root / "reports-1" / AS_OF
     assert reports["folder"] == str(folder) and result.run_json == folder / "run.json"
-    assert sorted(p.name for p in folder.iterdir()) == ["csv", "orb-finance-2026-10-31.xlsx", "run.json", "summary.html"]
-    assert len(list((folder / "csv").iterdir())) == 10
+    assert sorted(p.name for p in folder.iterdir()) == ["csv", "orb-finance-2026-10-31.xlsx", "reconcile.csv",
+                                                        "run.json", "summary.html"]
+    with open(folder / "reconcile.csv", newline="") as fh:
+        lines = list(csv.DictReader(fh))
+    assert {r["status"] for r in lines} <= {"ties"} and {r["check"] for r in lines} == {
+        "receivable", "customer_balance", "cash", "revenue", "tax"}
+    assert "Do the books tie?" in (folder / "summary.html").read_text()
+    assert len(list((folder / "csv").iterdir())) == 11
     text = result.run_json.read_text()
     assert "password" not in text.lower() and "token" not in text.lower()
 
@@ -243,7 +254,7 @@ def test_csv_of_billings_monthly_equals_the_mart(site, first_night):
 def test_workbook_and_html_of_a_real_night(site, first_night):
     folder = site.root / "reports-1" / AS_OF
     wb = openpyxl.load_workbook(folder / "orb-finance-2026-10-31.xlsx")
-    assert len(wb.sheetnames) == 10 and wb.sheetnames[0] == "billings_monthly"
+    assert len(wb.sheetnames) == 11 and wb.sheetnames[0] == "billings_monthly"
     ws = wb["billings_monthly"]
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref.startswith("A1:G")
     formats = {row[1].value: row[6].number_format for row in ws.iter_rows(min_row=2)}
@@ -263,7 +274,7 @@ def test_second_night_writes_the_same_reports_and_syncs_nothing(site, first_nigh
     assert result.exit_code == 0, result.reason
     one, two = site.root / "reports-1" / AS_OF, site.root / "reports-2" / AS_OF
     names = sorted(p.relative_to(one).as_posix() for p in one.rglob("*") if p.is_file() and p.name != "run.json")
-    assert len(names) == 12
+    assert len(names) == 14                                  # workbook, summary, reconcile.csv, 11 mart CSVs
     for name in names:
         assert (one / name).read_bytes() == (two / name).read_bytes(), name
     sync = _run_json(result)["steps"][2]["details"]
@@ -352,7 +363,8 @@ def test_failed_build_leaves_yesterdays_warehouse_untouched_and_queryable(site, 
     assert not Path(f"{site.live}.wal").exists()
     doc = _run_json(result)
     assert doc["exit_code"] == 3 and doc["reason"] == result.reason
-    assert _statuses(doc) == {"validate": "ok", "build": "failed", "sync": "not run", "reports": "not run"}
+    assert _statuses(doc) == {"validate": "ok", "build": "failed", "sync": "not run", "reconcile": "not run",
+                              "reports": "not run"}
     assert doc["steps"][1]["details"]["swapped"] is False
     assert sorted(p.name for p in (site.root / "reports-failed" / AS_OF).iterdir()) == ["run.json"]
     assert _sync_records(site) == records_before
@@ -368,7 +380,7 @@ def test_bad_export_stops_before_anything_is_built(site, first_night, tmp_path):
     assert result.exit_code == nightly.EXIT_BAD_EXPORT == 2
     assert result.reason == f"bad export: required resource 'customer' is missing: no directory {export / 'customer'}"
     assert _statuses(_run_json(result)) == {"validate": "failed", "build": "not run", "sync": "not run",
-                                            "reports": "not run"}
+                                            "reconcile": "not run", "reports": "not run"}
     assert _sha256(site.live) == before
     assert "not run: the export is not usable" in output
 
@@ -402,7 +414,10 @@ def test_sync_failures_exit_4_and_the_summary_lists_them(site, first_night, tmp_
     assert result.reason.startswith(f"sync had failures: {len(failed)} object(s) failed to sync ({len(failed)} in this run;"
                                     f" first: record {failed[0][0]} invoice {failed[0][1]}: account ")
     doc = _run_json(result)
-    assert _statuses(doc) == {"validate": "ok", "build": "skipped", "sync": "failed", "reports": "ok"}
+    # the books miss the refused invoices, so they do not tie either (said too, after the sync's reason)
+    assert _statuses(doc) == {"validate": "ok", "build": "skipped", "sync": "failed", "reconcile": "failed",
+                              "reports": "ok"}
+    assert "; also the books do not tie: " in result.reason
     page = (tmp_path / "reports" / AS_OF / "summary.html").read_text()
     assert f"Failed records ({len(failed)})" in page
     assert all(f"<code>{orb_id}</code>" in page for _, orb_id in failed)
@@ -413,15 +428,32 @@ def test_sync_failures_exit_4_and_the_summary_lists_them(site, first_night, tmp_
 
 
 @pytest.mark.slow
-def test_a_sync_that_cannot_start_exits_4_and_the_reports_are_still_written(site, first_night, tmp_path):
+def test_a_sync_that_cannot_start_exits_4_and_the_reports_are_still_written(site, first_night, tmp_path, monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]           # nothing listens: Tryton cannot be reached
+    monkeypatch.setenv("ORBFIN_TEST_NIGHTLY_TRYTON_PW", "not-a-real-one")
     config = tmp_path / "sync.yml"
-    config.write_text("provider: nosuch\n")
+    config.write_text(f"provider: tryton\nstate_path: {tmp_path / 'state.sqlite'}\ntryton:\n  url: http://127.0.0.1:{port}\n"
+                      "  password_env: ORBFIN_TEST_NIGHTLY_TRYTON_PW\n  retries: 0\n")
     result, _ = site.run(tmp_path / "reports", config=config, skip_build=True)
     assert result.exit_code == 4
     assert result.reason.startswith("sync had failures: the sync could not run: ")
-    assert "provider 'nosuch' is not one of" in result.reason
-    assert _statuses(_run_json(result)) == {"validate": "ok", "build": "skipped", "sync": "failed", "reports": "ok"}
-    assert "The sync did not run." in (tmp_path / "reports" / AS_OF / "summary.html").read_text()
+    assert f"cannot reach Tryton at http://127.0.0.1:{port}" in result.reason
+    assert _statuses(_run_json(result)) == {"validate": "ok", "build": "skipped", "sync": "failed",
+                                            "reconcile": "skipped", "reports": "ok"}
+    page = (tmp_path / "reports" / AS_OF / "summary.html").read_text()
+    assert f"cannot reach Tryton at http://127.0.0.1:{port}" in page and "Reconcile did not run" in page
+
+
+@pytest.mark.slow
+def test_wrong_sync_settings_stop_the_night_before_anything_is_built(site, first_night, tmp_path):
+    config = tmp_path / "sync.yml"
+    config.write_text("provider: beancount\nbeancount:\n  ledger: elsewhere.beancount\n")    # a typo of ledger_path
+    before = _sha256(site.live)
+    with pytest.raises(OrbFinanceError, match="unknown setting.s. ledger; allowed here: .*ledger_path"):
+        site.run(tmp_path / "reports", config=config)
+    assert _sha256(site.live) == before and not (tmp_path / "reports").exists()
 
 
 @pytest.mark.slow
@@ -430,7 +462,8 @@ def test_reports_failure_exits_5_after_a_good_sync(site, first_night, tmp_path):
     result, _ = site.run(tmp_path / "reports", skip_build=True)
     assert result.exit_code == nightly.EXIT_REPORTS_FAILED == 5
     assert result.reason.startswith("reports failed: IsADirectoryError:") and "summary.html" in result.reason
-    assert _statuses(_run_json(result)) == {"validate": "ok", "build": "skipped", "sync": "ok", "reports": "failed"}
+    assert _statuses(_run_json(result)) == {"validate": "ok", "build": "skipped", "sync": "ok", "reconcile": "ok",
+                                            "reports": "failed"}
 
 
 @pytest.mark.slow

@@ -56,9 +56,9 @@ def warehouse(tmp_path_factory) -> Path:
         ('2026-10-01', 'USD', 1000, 50, 0, -20, 1030),
         ('2026-10-01', 'JPY', 90000, 0, 0, 0, 90000)""")
     con.execute("""insert into marts.ar_aging values
-        ('inv_1', '2026-10-31', 'INV-1', 'cus_1', 'USD', '2026-08-01', '2026-09-15', 46, '31-60', 500, 0, 500),
-        ('inv_2', '2026-10-31', '=HYPERLINK(1)', 'cus_2', 'USD', '2026-10-01', '2026-11-15', -15, 'current', 734.5, 0, 734.5),
-        ('inv_3', '2026-10-31', 'INV-3', 'cus_3', 'JPY', '2026-10-01', '2026-10-15', 16, '1-30', 120000, 0, 120000)""")
+        ('inv_1', '2026-10-31', 'INV-1', 'cus_1', 'Acme', 'USD', '2026-08-01', '2026-09-15', 46, '31-60', 500, 0, 500),
+        ('inv_2', '2026-10-31', '=HYPERLINK(1)', 'cus_2', 'Bravo', 'USD', '2026-10-01', '2026-11-15', -15, 'current', 734.5, 0, 734.5),
+        ('inv_3', '2026-10-31', 'INV-3', 'cus_3', 'Chiyoda', 'JPY', '2026-10-01', '2026-10-15', 16, '1-30', 120000, 0, 120000)""")
     con.execute("""insert into marts.ar_aging_summary
         select 'USD', b, o, '2026-10-31', n, a from (values ('current', 1, 1, 734.5), ('1-30', 2, 0, 0),
             ('31-60', 3, 1, 500), ('61-90', 4, 0, 0), ('91+', 5, 0, 0)) t(b, o, n, a)
@@ -102,7 +102,7 @@ def test_workbook_has_one_sheet_per_mart_with_typed_money_frozen_header_and_filt
     path.write_bytes(data)
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == marts_mod.finance_mart_names()
-    assert len(wb.sheetnames) == 10
+    assert len(wb.sheetnames) == 11
 
     ws = wb["billings_monthly"]
     assert [c.value for c in ws[1]] == ["month", "currency", "invoice_count", "gross_billings", "credit_notes",
@@ -159,7 +159,7 @@ def test_csv_holds_exact_decimals_and_neutralised_text(warehouse):
     assert lines[4] == "2026-10-01,USD,1,1234.500000,0.000000,0.000000,1234.500000"
     aging = list(csv.reader(io.StringIO(mart_csv(by_name["ar_aging"]))))
     assert aging[3][2] == "'=HYPERLINK(1)"              # a spreadsheet shows it as text
-    assert aging[1][7] == "16" and aging[3][7] == "-15"  # numbers keep their sign
+    assert aging[1][8] == "16" and aging[3][8] == "-15"  # numbers keep their sign
     notes = list(csv.reader(io.StringIO(mart_csv(by_name["credit_note_summary"]))))
     assert notes[1][4] == "<script>alert(1)</script>, -1+1"
 

@@ -1,26 +1,35 @@
--- SPEC §3 "AR aging as of D": one row per invoice open on the as-of date, with its bucket.
+-- SPEC §3 "AR aging as of D": one row per invoice open on the as-of date, with its bucket and the customer's name.
 with aged as (
 
     select * from {{ ref('int_invoices_aged') }}
 
 ),
 
+customers as (
+
+    select * from {{ ref('stg_orb__customer') }}
+
+),
+
 final as (
 
     select
-        invoice_id,
-        as_of_date,
-        invoice_number,
-        customer_id,
-        currency,
-        invoice_date,
-        due_date,
-        days_past_due,
-        aging_bucket,
-        amount_due,
-        adjustment_credits,
-        amount_outstanding
+        aged.invoice_id,
+        aged.as_of_date,
+        aged.invoice_number,
+        aged.customer_id,
+        customers.name as customer_name,
+        aged.currency,
+        aged.invoice_date,
+        aged.due_date,
+        aged.days_past_due,
+        aged.aging_bucket,
+        aged.amount_due,
+        aged.adjustment_credits,
+        aged.amount_outstanding
     from aged
+    left join customers
+        on aged.customer_id = customers.customer_id
 
 )
 

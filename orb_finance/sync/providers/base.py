@@ -98,8 +98,9 @@ RECEIVABLE, CUSTOMER_BALANCE, CASH = "receivable", "customer_balance", "cash"
 REVENUE, CREDIT_NOTES, TAX, ADJUSTMENTS = "revenue", "credit_notes", "tax", "adjustments"
 BALANCE_ADJUSTMENTS, DEFERRED_REVENUE = "balance_adjustments", "deferred_revenue"
 RECOGNIZED = "recognized"           # warehouse revenue recognition: income of one month and kind
+UNBILLED_REVENUE = "unbilled_revenue"
 BALANCE_KINDS = (RECEIVABLE, CUSTOMER_BALANCE, CASH, REVENUE, CREDIT_NOTES, TAX, ADJUSTMENTS, BALANCE_ADJUSTMENTS,
-                 DEFERRED_REVENUE, RECOGNIZED)
+                 DEFERRED_REVENUE, UNBILLED_REVENUE, RECOGNIZED)
 
 
 @dataclass(frozen=True)

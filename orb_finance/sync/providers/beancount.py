@@ -21,10 +21,13 @@ from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 from ..payloads import (CASH, CUSTOMER_BALANCE, RECEIVABLE, BalanceTransactionPayload, CreditMemoPayload,
-                        CustomerPayload, InvoicePayload, PaymentPayload)
+                        CustomerPayload, InvoicePayload, PaymentPayload, RevenueJournalPayload)
 from ..settings import Field
 from .base import (ADJUSTMENTS, BALANCE_ADJUSTMENTS, BALANCE_TRANSACTION, CREDIT_MEMO, CREDIT_NOTES, CUSTOMER,
-                   INVOICE, PAYMENT, REVENUE, TAX, BalanceLine, Outcome, Provider, ProviderError, Removal)
+                   INVOICE, PAYMENT, RECOGNIZED, REVENUE, REVENUE_JOURNAL, TAX, BalanceLine, Outcome, Provider,
+                   ProviderError, Removal)
+from .base import DEFERRED_REVENUE as DEFERRED_REVENUE_KIND
+from .base import UNBILLED_REVENUE as UNBILLED_REVENUE_KIND
 from .base import CASH as CASH_KIND
 from .base import CUSTOMER_BALANCE as CUSTOMER_BALANCE_KIND
 from .base import RECEIVABLE as RECEIVABLE_KIND
@@ -39,14 +42,27 @@ DEFAULT_ACCOUNTS = {
     "adjustments": "Income:InvoiceAdjustments:{currency}",
     "tax": "Liabilities:Tax:{currency}",
     "balance_adjustments": "Expenses:CustomerBalanceAdjustments:{currency}",
+    # revenue recognition from the warehouse (SPEC §5.2)
+    "deferred_revenue": "Liabilities:DeferredRevenue:{currency}",
+    "unbilled_revenue": "Assets:UnbilledRevenue:{currency}",
+    "usage": "Income:Revenue:Usage:{currency}",
+    "credit_consumption": "Income:Revenue:CreditConsumption:{currency}",
+    "credit_breakage": "Income:Revenue:CreditBreakage:{currency}",
 }
+# a journal line's kind -> the account template it posts to
+JOURNAL_ACCOUNTS = {"usage": "usage", "credit_consumption": "credit_consumption", "credit_breakage": "credit_breakage",
+                    "credit_notes": "credit_notes", "deferred_revenue": "deferred_revenue",
+                    "unbilled_revenue": "unbilled_revenue"}
 # The balance kind each account reads back as (reconcile), and whether it is credit-positive.
 ACCOUNT_KINDS = {"receivable": (RECEIVABLE_KIND, False), "customer_balance": (CUSTOMER_BALANCE_KIND, True),
                  "cash": (CASH_KIND, False), "revenue": (REVENUE, True), "credit_notes": (CREDIT_NOTES, False),
                  "adjustments": (ADJUSTMENTS, True), "tax": (TAX, True),
-                 "balance_adjustments": (BALANCE_ADJUSTMENTS, False)}
+                 "balance_adjustments": (BALANCE_ADJUSTMENTS, False),
+                 "deferred_revenue": (DEFERRED_REVENUE_KIND, True), "unbilled_revenue": (UNBILLED_REVENUE_KIND, False),
+                 "usage": (RECOGNIZED, True), "credit_consumption": (RECOGNIZED, True),
+                 "credit_breakage": (RECOGNIZED, True)}
 TAGS = {INVOICE: "orb-invoice", CREDIT_MEMO: "orb-credit-memo", PAYMENT: "orb-payment",
-        BALANCE_TRANSACTION: "orb-balance"}
+        BALANCE_TRANSACTION: "orb-balance", REVENUE_JOURNAL: "orb-revenue-recognition"}
 CURRENCY_RE = re.compile(r"^[A-Z][A-Z0-9'._-]{0,22}[A-Z0-9]$")
 COMPONENT_RE = re.compile(r"^[A-Z0-9][A-Za-z0-9-]*$")
 HEADER = ("; Orb accounting sync ledger, written by orb-finance (`orbfin sync run`). Append-only: every\n"
@@ -253,7 +269,7 @@ class BeancountProvider(Provider):
 
     def create(self, object_type: str, payloads: Sequence[Any]) -> list[Outcome]:
         build = {CUSTOMER: self._customer, INVOICE: self._invoice, CREDIT_MEMO: self._memo, PAYMENT: self._payment,
-                 BALANCE_TRANSACTION: self._balance}[object_type]
+                 BALANCE_TRANSACTION: self._balance, REVENUE_JOURNAL: self._journal}[object_type]
         outcomes = self.each(payloads, lambda p: p.orb_id, build)
         self._sync()
         return outcomes
@@ -280,6 +296,7 @@ class BeancountProvider(Provider):
             if not isinstance(e, bd.Transaction) or e.date > as_of:
                 continue
             link = next((l[4:] for l in e.links if l.startswith("orb-")), None) if e.links else None
+            journal = e.meta.get("orb_object") == REVENUE_JOURNAL
             for p in e.postings:
                 for kind, regex in matchers:
                     m = regex.match(p.account)
@@ -288,12 +305,20 @@ class BeancountProvider(Provider):
                     leaf = m.groupdict().get("customer")
                     customer = self.index.leaves.get(leaf, leaf) if leaf else None
                     doc = link if kind == "receivable" else None
-                    key = (kind, p.units.currency, customer, doc)
+                    month = detail = None
+                    if journal and (ACCOUNT_KINDS[kind][0] == RECOGNIZED or kind == "credit_notes"):
+                        month = dt.date.fromisoformat(str((p.meta or {}).get("orb_month", e.date.isoformat()[:7])) + "-01")
+                        detail = kind
+                    key = (kind, p.units.currency, customer, doc, month, detail)
                     sums[key] = sums.get(key, Decimal(0)) + p.units.number
                     break
         out = []
-        for (kind, currency, customer, doc), amount in sorted(sums.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
+        for (kind, currency, customer, doc, month, detail), amount in sorted(
+                sums.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
             balance_kind, credit_positive = ACCOUNT_KINDS[kind]
+            if detail is not None:      # recognized revenue of a month, by kind (credit notes are contra-revenue)
+                out.append(BalanceLine(RECOGNIZED, currency, -amount, month=month, detail=detail))
+                continue
             out.append(BalanceLine(balance_kind, currency, -amount if credit_positive else amount, customer,
                                    orb_object=doc))
         return out
@@ -315,13 +340,15 @@ class BeancountProvider(Provider):
         n, base = 2, leaf
         while taken(leaf):
             leaf, n = f"{base}-{n}", n + 1
+        pending: dict = {}
         if c.currency:
             text = self._open_text(self._account("receivable", c.currency, leaf), c.currency,
-                                   {"orb_customer_id": c.orb_id, "customer_name": c.name})
+                                   {"orb_customer_id": c.orb_id, "customer_name": c.name}, pending)
         else:   # no invoicing currency: remember the customer with a custom directive
             text = f'{self.open_date} custom "orb-customer" {_q(c.orb_id)} {_q(leaf)}\n\n'
-        idx.customers[c.orb_id], idx.leaves[leaf] = leaf, c.orb_id
         self._append(text)
+        self._commit_opens(pending)
+        idx.customers[c.orb_id], idx.leaves[leaf] = leaf, c.orb_id
         return leaf
 
     def _invoice(self, inv: InvoicePayload) -> str:
@@ -331,8 +358,9 @@ class BeancountProvider(Provider):
         if inv.customer_balance_applied:
             postings.append((self._account("customer_balance", cur, inv.customer_provider_id),
                              inv.customer_balance_applied, cur, {}))
+        revenue = "deferred_revenue" if self.deferring else "revenue"
         for line in inv.lines:
-            postings.append((self._account("revenue", cur), -line.amount, cur, {"orb_line_id": line.orb_id}))
+            postings.append((self._account(revenue, cur), -line.amount, cur, {"orb_line_id": line.orb_id}))
         tax = inv.tax
         if tax:
             postings.append((self._account("tax", cur), -tax, cur, {}))
@@ -351,7 +379,8 @@ class BeancountProvider(Provider):
             meta = {"orb_line_id": line.orb_id}
             if line.origin_line_id:
                 meta["credits_line_id"] = line.origin_line_id
-            postings.append((self._account("credit_notes", cur), line.amount, cur, meta))
+            postings.append((self._account("deferred_revenue" if self.deferring else "credit_notes", cur), line.amount,
+                             cur, meta))
         if m.tax_amount:
             postings.append((self._account("tax", cur), m.tax_amount, cur, {}))
         target = {RECEIVABLE: "receivable", CUSTOMER_BALANCE: "customer_balance", CASH: "cash"}[m.credit_target]
@@ -374,6 +403,24 @@ class BeancountProvider(Provider):
                            f"Payment of invoice {p.invoice_number or p.invoice_orb_id}"
                            + (" from the customer balance" if p.settled_from == CUSTOMER_BALANCE else ""),
                            p.invoice_orb_id, meta, postings)
+
+    @property
+    def deferring(self) -> bool:
+        """SPEC §5.2 revenue_recognition: warehouse: invoice and credit-memo lines go to deferred revenue; the monthly
+        journals move recognized revenue out of it."""
+        return self.context.revenue_recognition == "warehouse"
+
+    def _journal(self, j: RevenueJournalPayload) -> str:
+        """A month's recognized revenue: one transaction on the month's last day, each posting tagged with the month
+        its revenue belongs to (`orb_month`; a correction names an earlier month)."""
+        cur = j.currency
+        postings = [(self._account(JOURNAL_ACCOUNTS[l.kind], cur), l.amount, cur, {"orb_month": f"{l.month:%Y-%m}"})
+                    for l in j.lines]
+        meta = {"orb_month": f"{j.month:%Y-%m}",
+                "corrects": ", ".join(f"{m:%Y-%m}" for m in j.corrects) if j.corrects else None}
+        return self._write(REVENUE_JOURNAL, j.orb_id, j.entry_date, "Orb warehouse",
+                           f"Revenue recognized in {j.month:%B %Y} ({cur})"
+                           + (f", with corrections of {meta['corrects']}" if j.corrects else ""), None, meta, postings)
 
     def _balance(self, b: BalanceTransactionPayload) -> str:
         """Orb's customer balance moved by `amount` (+ owed to the customer): the liability is credited by it, the
@@ -412,25 +459,34 @@ class BeancountProvider(Provider):
             raise ProviderError(f"no {kind.replace('_', ' ')} account: the customer is not mapped")
         return template.format(currency=currency, customer=customer or "")
 
-    def _open_text(self, account: str, currency: str | None, meta: dict | None = None) -> str:
-        """The open directive for `account` if it is not open yet (dated open_date), else ''."""
-        if account in self.index.opens:
+    def _open_text(self, account: str, currency: str | None, meta: dict | None = None,
+                   pending: dict | None = None) -> str:
+        """The open directive for `account` if it is not open yet (dated open_date), else ''. The account is noted
+        in `pending` (account -> (date, currencies), plus "" -> currencies given an operating_currency option);
+        `_commit_opens` records them once the text is in the ledger, so a refused entry opens nothing."""
+        pending = {} if pending is None else pending
+        if account in self.index.opens or account in pending:
             return ""
         from beancount.core import account as bc_account
         if not bc_account.is_valid(account):
             raise ProviderError(f"{account!r} is not a valid Beancount account name")
-        self.index.opens[account] = (self.open_date, (currency,) if currency else ())
+        pending[account] = (self.open_date, (currency,) if currency else ())
         text = ""
-        if currency and currency not in self.index.operating:    # Fava reports in the operating currencies
-            self.index.operating.add(currency)
+        operating = pending.setdefault("", set())
+        if currency and currency not in self.index.operating and currency not in operating:
+            operating.add(currency)        # Fava reports in the operating currencies
             text += f'option "operating_currency" "{currency}"\n\n'
         text += f"{self.open_date} open {account}" + (f" {currency}" if currency else "") + "\n"
         for k, v in (meta or {}).items():
             text += f"  {k}: {_q(v)}\n"
         return text + "\n"
 
-    def _check_posting(self, account: str, currency: str, on: dt.date) -> None:
-        opened = self.index.opens.get(account)
+    def _commit_opens(self, pending: dict) -> None:
+        self.index.operating.update(pending.pop("", set()))
+        self.index.opens.update(pending)
+
+    def _check_posting(self, account: str, currency: str, on: dt.date, pending: dict | None = None) -> None:
+        opened = self.index.opens.get(account) or (pending or {}).get(account)
         if opened is not None:
             if opened[0] > on:
                 raise ProviderError(f"account {account} opens on {opened[0]}, after the entry's date {on}")
@@ -447,11 +503,11 @@ class BeancountProvider(Provider):
         if sum((p[1] for p in postings), Decimal(0)) != 0:
             raise ProviderError(f"{object_type} {orb_id} does not balance: "
                                 f"{sum((p[1] for p in postings), Decimal(0))} {postings[0][2]}")
-        opens = ""
+        opens, pending = "", {}
         for account, _, currency, _ in postings:
             if account not in idx.opens:
-                opens += self._open_text(account, currency, _customer_meta(account, idx))
-            self._check_posting(account, currency, on)
+                opens += self._open_text(account, currency, _customer_meta(account, idx), pending)
+            self._check_posting(account, currency, on, pending)
         key = (object_type, orb_id)
         if reversal_of:
             txn_id = reversal_of
@@ -472,6 +528,7 @@ class BeancountProvider(Provider):
                 if v is not None:
                     text += f"    {k}: {_q(v)}\n"
         self._append(opens + text + "\n")
+        self._commit_opens(pending)
         if reversal_of:
             idx.reversed.add(reversal_of)
             if idx.live.get(key) == reversal_of:

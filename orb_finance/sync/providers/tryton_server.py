@@ -215,7 +215,7 @@ class TrytonServer:
 # --- `orbfin sync tryton-server` ------------------------------------------------------------------------
 
 def cli(args: argparse.Namespace, console) -> int:
-    directory = paths.resolve(args.dir)
+    directory = paths.resolve(args.dir or "warehouse/tryton")   # --dir comes absolute from the command line
     db_file = directory / "db" / f"{args.database}.sqlite"
     password_file = directory / "admin.password"
     years = parse_years(args.years)

@@ -24,7 +24,8 @@ from orb_finance.sync import settings as sync_settings
 HERE = Path(__file__).parent
 SYNC_EXPORT = HERE / "fixtures" / "sync_export"
 PROJECT = HERE.parents[2]
-SELECT = ["path:seeds", "path:models/staging", "+path:models/marts/accounting_sync"]
+# the sync marts, and the finance marts reconcile ties the books to
+SELECT = ["path:seeds", "path:models/staging", "+path:models/marts/accounting_sync", "+ar_aging", "+customer_balances"]
 
 
 def build_warehouse(dbt_builder, export: Path, keep_as: Path) -> Path:
@@ -55,6 +56,32 @@ def sync_warehouses(dbt_builder, tmp_path_factory) -> Warehouses:
             shutil.copyfile(f, day2_export / resource.name / f.name)
     return Warehouses(day1=build_warehouse(dbt_builder, SYNC_EXPORT / "day1", root / "day1.duckdb"),
                       day2=build_warehouse(dbt_builder, day2_export, root / "day2.duckdb"))
+
+
+BOOKS_EXPORT = HERE / "fixtures" / "books_export"
+
+
+@dataclass
+class BooksWarehouses:
+    day_a: Path
+    day_b: Path
+
+
+@pytest.fixture(scope="session")
+def books_warehouses(dbt_builder, tmp_path_factory) -> BooksWarehouses:
+    root = tmp_path_factory.mktemp("books_warehouses")
+    day_b_export = root / "export_day_b"
+    shutil.copytree(BOOKS_EXPORT / "day_a", day_b_export)
+    for resource in (BOOKS_EXPORT / "day_b").iterdir():
+        (day_b_export / resource.name).mkdir(exist_ok=True)
+        for f in resource.iterdir():
+            shutil.copyfile(f, day_b_export / resource.name / f.name)
+    out = {}
+    for name, export, as_of in (("day_a", BOOKS_EXPORT / "day_a", "2026-04-30"), ("day_b", day_b_export, "2026-06-01")):
+        result = dbt_builder.build(export, select=SELECT, as_of=as_of, keep_as=root / f"{name}.duckdb")
+        assert result.success, result.reason()
+        out[name] = root / f"{name}.duckdb"
+    return BooksWarehouses(**out)
 
 
 @dataclass
@@ -101,6 +128,11 @@ class SyncSetup:
         if check:
             assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc
+
+    def cli_top(self, *args: str) -> subprocess.CompletedProcess:
+        """`orbfin <args>` (not under `sync`)."""
+        return subprocess.run([sys.executable, "-m", "orb_finance.cli", *args], cwd=PROJECT, capture_output=True,
+                              text=True, timeout=300)
 
     def records(self, **filters):
         from orb_finance.sync import state

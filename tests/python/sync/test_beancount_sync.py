@@ -161,3 +161,19 @@ def test_records_are_one_row_per_attempt_with_what_the_csv_needs(sync_setup, syn
     assert (rec.invoice_number, rec.amount, rec.currency) == ("INV-0002", "55.00", "USD")
     assert rec.error is None and len(rec.payload_hash) == 64
     assert {r.status for r in sync_setup.records()} == {state.SYNCED}
+
+
+def test_a_ledger_changed_since_its_last_check_is_checked_even_when_nothing_is_sent(sync_setup, sync_warehouses):
+    sync_setup.run(sync_warehouses.day1)
+    good = sync_setup.ledger.read_text()
+    # someone appends an entry on an account that was never opened: the next run has nothing to send ...
+    with open(sync_setup.ledger, "a", encoding="utf-8") as fh:
+        fh.write('2026-04-02 * "typo"\n  Assets:Cahs:USD  1.00 USD\n  Income:Revenue:USD  -1.00 USD\n\n')
+    again = sync_setup.run(sync_warehouses.day1)
+    assert again.sent == 0
+    assert again.aborted and "bean-check fails" in again.aborted and "Assets:Cahs:USD" in again.aborted   # ... but says so
+    third = sync_setup.run(sync_warehouses.day1)            # still broken: still said (the check did not pass)
+    assert third.aborted and "bean-check fails" in third.aborted
+    sync_setup.ledger.write_text(good)
+    fixed = sync_setup.run(sync_warehouses.day1)
+    assert fixed.ok and fixed.sent == 0

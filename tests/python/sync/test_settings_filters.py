@@ -6,6 +6,8 @@ objects a setting keeps out and checks both what was sent and why the others wer
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
@@ -112,3 +114,35 @@ def test_unknown_settings_are_an_error_naming_them(tmp_path):
     path.write_text("provider: beancount\nminimum_amout: 5\n")
     with pytest.raises(OrbFinanceError, match="minimum_amout"):
         sync_settings.load(path)
+
+
+def test_a_typo_in_a_provider_section_is_an_error_naming_the_key_and_the_allowed_ones(tmp_path):
+    path = tmp_path / "s.yml"
+    path.write_text("provider: beancount\nbeancount:\n  ledger: books.beancount\n")
+    with pytest.raises(OrbFinanceError, match=r"beancount: unknown setting\(s\) ledger; allowed here: accounts, "
+                                              r"check_after_run, ledger_path, open_date"):
+        sync_settings.load(path)
+
+
+def test_an_impossible_date_is_a_clear_error_not_a_traceback(tmp_path):
+    path = tmp_path / "s.yml"
+    path.write_text("provider: beancount\nminimum_issue_date: 2026-02-30\n")
+    with pytest.raises(OrbFinanceError, match="minimum_issue_date: must be a date YYYY-MM-DD, got '2026-02-30'"):
+        sync_settings.load(path)
+
+
+def test_relative_paths_in_the_file_are_relative_to_its_folder_and_on_the_command_line_to_the_current_one(
+        tmp_path, sync_warehouses):
+    conf_dir = tmp_path / "conf"
+    conf_dir.mkdir()
+    (conf_dir / "sync.yml").write_text("provider: beancount\nstate_path: state/sync.sqlite\n"
+                                       "beancount:\n  ledger_path: books/orb.beancount\n")
+    settings = sync_settings.load(conf_dir / "sync.yml")
+    assert settings.state_path == conf_dir / "state" / "sync.sqlite"
+    assert settings.provider_settings["ledger_path"] == conf_dir / "books" / "orb.beancount"
+    # from another folder, --config conf/sync.yml is found relative to it, and the ledger lands beside the file
+    proc = subprocess.run([sys.executable, "-m", "orb_finance.cli", "sync", "run", "--config", "conf/sync.yml",
+                           "--duckdb-path", str(sync_warehouses.day1)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (conf_dir / "books" / "orb.beancount").exists() and (conf_dir / "state" / "sync.sqlite").exists()

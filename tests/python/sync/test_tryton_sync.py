@@ -213,3 +213,40 @@ def test_the_password_never_leaves_the_environment(sync_setup, sync_warehouses, 
     refused = sync_setup.cli("run", "--duckdb-path", str(sync_warehouses.day1))
     assert refused.returncode == 1
     assert "refused user 'admin'" in refused.stderr and "wrong-Pw-55" not in refused.stdout + refused.stderr
+
+
+def test_every_case_of_the_books_fixture_ties_in_tryton(sync_setup, books_warehouses, tryton):
+    """fixtures/books_export in Tryton: day A then day B, and reconcile ties to ar_aging and customer_balances
+    after each (the hand-worked receivable 22.00 and customer balance 0.00 / 30.00 per its README)."""
+    from orb_finance.sync import reconcile as rc
+
+    sync_setup.write(**tryton_settings(tryton))
+    for warehouse, balance in ((books_warehouses.day_a, D("0")), (books_warehouses.day_b, D("30.00"))):
+        result = sync_setup.run(warehouse)
+        assert result.ok, result.failures
+        report = rc.reconcile(sync_setup.settings(), warehouse, by_customer=True)
+        assert report.ok, [rc.describe(l) for l in report.differences + report.customers if l.status == rc.DIFFERS]
+        lines = {(l.check, l.customer_id): l for l in report.customers}
+        assert lines[("receivable", "cus_dana")].books == D("22.00")
+        assert lines.get(("customer_balance", "cus_dana"), rc.Line("", "", D(0), D(0))).books == balance
+
+
+@pytest.mark.slow
+def test_a_generated_export_reconciles_in_tryton(sync_setup, dbt_builder, tryton, tmp_path):
+    """A small generated export (USD, EUR, JPY; 2026 only: the test database has no 2025) ties in Tryton too."""
+    from rich.console import Console
+
+    from orb_finance.exports.generate import generate_sample
+    from orb_finance.sync import reconcile as rc
+
+    from .conftest import SELECT
+
+    generate_sample(tmp_path / "export", customers=8, months=3, seed=5, console=Console(quiet=True))
+    built = dbt_builder.build(tmp_path / "export", select=SELECT, as_of="2026-10-31", keep_as=tmp_path / "w.duckdb")
+    assert built.success, built.reason()
+    sync_setup.write(**tryton_settings(tryton))
+    result = sync_setup.run(tmp_path / "w.duckdb")
+    assert result.ok, result.failures[:3]
+    report = rc.reconcile(sync_setup.settings(), tmp_path / "w.duckdb", by_customer=True)
+    assert report.ok, [rc.describe(l) for l in report.differences + report.customers if l.status == rc.DIFFERS][:5]
+    assert len({l.currency for l in report.lines}) >= 2
