@@ -12,8 +12,9 @@ ENV = {"QBO_CLIENT_ID": "ORBFIN_TEST_QBO_CLIENT_ID", "QBO_CLIENT_SECRET": "ORBFI
        "QBO_REFRESH_TOKEN": "ORBFIN_TEST_QBO_REFRESH_TOKEN"}
 
 
-# The hand-written export's items (fixtures/sync_export) mapped to the sandbox's items.
-FIXTURE_ITEMS = {"item_platform": "100", "item_api": "102", "item_seats": "101", "item_support": "107"}
+# The hand-written exports' items (fixtures/sync_export) mapped to the sandbox's items.
+FIXTURE_ITEMS = {"item_platform": "100", "item_api": "102", "item_seats": "101", "item_support": "107",
+                 "item_setup": "106"}
 
 
 def env_names(sandbox: QuickBooksSandbox) -> dict[str, str]:

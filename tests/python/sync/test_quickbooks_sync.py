@@ -16,12 +16,12 @@ import pytest
 
 from orb_finance.errors import OrbFinanceError
 from orb_finance.sync import engine as sync_engine
+from orb_finance.sync import reconcile as rc
 from orb_finance.sync import settings as sync_settings
 from orb_finance.sync.sandbox import Fault
 from orb_finance.sync.sandbox.quickbooks import scripted
 
 from . import qbo_xsd
-from .conftest import build_warehouse
 from .qbo import qbo_settings
 from .test_crash_recovery import run_until_killed
 
@@ -102,6 +102,24 @@ def test_day1_then_day2_books_tie_to_the_hand_worked_figures(sync_setup, sync_wa
     assert "cn_a4" not in per_orb_id(qbo_sandbox, "CreditMemo") and "link:cn_a4" not in per_orb_id(qbo_sandbox,
                                                                                                      "Payment")
     assert sync_setup.run(sync_warehouses.day2).sent == 0
+
+
+def test_every_case_of_the_books_fixture_ties_in_quickbooks(sync_setup, books_warehouses, qbo_sandbox):
+    """fixtures/books_export in the sandbox: day A then day B (a balance-settled payment, a refund paid out, a
+    voided invoice's payment kept as credit...), and reconcile ties to ar_aging and customer_balances after each
+    (the hand-worked receivable 22.00 and customer balance 0.00 / 30.00 per its README)."""
+    sync_setup.write(**qbo_settings(qbo_sandbox))
+    for warehouse, balance in ((books_warehouses.day_a, D("0")), (books_warehouses.day_b, D("30.00"))):
+        result = sync_setup.run(warehouse)
+        assert result.ok, result.failures
+        report = rc.reconcile(sync_setup.settings(), warehouse, by_customer=True)
+        assert report.ok, [rc.describe(l) for l in report.differences + report.customers if l.status == rc.DIFFERS]
+        lines = {(l.check, l.customer_id): l for l in report.customers}
+        assert lines[("receivable", "cus_dana")].books == D("22.00")
+        assert lines.get(("customer_balance", "cus_dana"), rc.Line("", "", D(0), D(0))).books == balance
+    dana, = qbo_sandbox.entities("Customer")
+    assert dana["Balance"] == D("22")                                  # QuickBooks' own open receivable
+    assert books(sync_setup, dt.date(2026, 6, 1))[("cash", "USD", None)] == D("320.50")
 
 
 def test_an_unmapped_item_fails_its_invoice_and_only_that(sync_setup, sync_warehouses, qbo_sandbox):
@@ -213,9 +231,13 @@ def generated_warehouse(dbt_builder, tmp_path_factory):
     from orb_finance.exports.generate import generate_sample
     from rich.console import Console
 
+    from .conftest import SELECT
+
     root = tmp_path_factory.mktemp("qbo_generated")
     generate_sample(root / "export", customers=12, months=3, seed=5, console=Console(quiet=True))
-    return build_warehouse(dbt_builder, root / "export", root / "generated.duckdb")
+    built = dbt_builder.build(root / "export", select=SELECT, as_of="2026-10-31", keep_as=root / "generated.duckdb")
+    assert built.success, built.reason()
+    return root / "generated.duckdb"
 
 
 def test_a_generated_export_syncs_whole_and_every_request_matches_intuits_schema(sync_setup, generated_warehouse,
@@ -234,6 +256,9 @@ def test_a_generated_export_syncs_whole_and_every_request_matches_intuits_schema
     assert run.ok, (run.aborted, run.failures[:3])
     assert run.records_written > 50
     assert sync_setup.run(generated_warehouse).sent == 0              # a second run writes nothing
+    report = rc.reconcile(sync_setup.settings(), generated_warehouse, by_customer=True)
+    assert report.ok, [rc.describe(l) for l in report.differences + report.customers if l.status == rc.DIFFERS][:5]
+    assert len({l.currency for l in report.lines}) >= 2
     exchanges = [json.loads(line) for line in log.read_text().splitlines()]
     bodies = [e for e in exchanges if "/v3/company/" in e["path"] and e["method"] == "POST"
               and isinstance(e["request_body"], dict)]
