@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 from collections import Counter
 from decimal import Decimal
 
@@ -240,29 +241,53 @@ def generated_warehouse(dbt_builder, tmp_path_factory):
     return root / "generated.duckdb"
 
 
-def test_a_generated_export_syncs_whole_and_every_request_matches_intuits_schema(sync_setup, generated_warehouse,
-                                                                                 qbo_sandbox, tmp_path):
-    qbo_xsd.schema_or_skip()
-    import duckdb
-    con = duckdb.connect(str(generated_warehouse), read_only=True)
-    items = [r[0] for r in con.execute("select item_id from marts.sync_items order by item_id").fetchall()]
-    con.close()
-    # every Orb item mapped: the sample's own 'quickbooks' connections cover half of them
-    settings = qbo_settings(qbo_sandbox, item_map={i: str(100 + n % 9) for n, i in enumerate(items)})
-    log = tmp_path / "provider-requests.jsonl"
-    settings["quickbooks"]["request_log"] = str(log)
-    sync_setup.write(**settings)
-    run = sync_setup.run(generated_warehouse)
-    assert run.ok, (run.aborted, run.failures[:3])
-    assert run.records_written > 50
-    assert sync_setup.run(generated_warehouse).sent == 0              # a second run writes nothing
-    report = rc.reconcile(sync_setup.settings(), generated_warehouse, by_customer=True)
+@pytest.fixture(scope="module")
+def generated_sync(generated_warehouse, tmp_path_factory):
+    """The generated export synced twice into a sandbox of its own, reconciled, with the provider's request log."""
+    from orb_finance.sync.sandbox.quickbooks import QuickBooksSandbox
+
+    from .conftest import SyncSetup
+    from .qbo import env_names
+
+    root = tmp_path_factory.mktemp("qbo_generated_sync")
+    sandbox = QuickBooksSandbox(per_second=250, per_minute=25000, batch_per_minute=2500).start()
+    saved = dict(os.environ)
+    try:
+        os.environ.update(env_names(sandbox))
+        import duckdb
+        con = duckdb.connect(str(generated_warehouse), read_only=True)
+        items = [r[0] for r in con.execute("select item_id from marts.sync_items order by item_id").fetchall()]
+        con.close()
+        # every Orb item mapped: the sample's own 'quickbooks' connections cover half of them
+        settings = qbo_settings(sandbox, item_map={i: str(100 + n % 9) for n, i in enumerate(items)})
+        settings["quickbooks"]["request_log"] = str(root / "provider-requests.jsonl")
+        setup = SyncSetup(root)
+        setup.write(**settings)
+        first = setup.run(generated_warehouse)
+        second = setup.run(generated_warehouse)
+        report = rc.reconcile(setup.settings(), generated_warehouse, by_customer=True)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        sandbox.stop()
+    return first, second, report, root / "provider-requests.jsonl"
+
+
+def test_a_generated_export_syncs_whole_once_and_ties(generated_sync):
+    first, second, report, _ = generated_sync
+    assert first.ok, (first.aborted, first.failures[:3])
+    assert first.records_written > 50
+    assert second.sent == 0                                            # a second run writes nothing
     assert report.ok, [rc.describe(l) for l in report.differences + report.customers if l.status == rc.DIFFERS][:5]
     assert len({l.currency for l in report.lines}) >= 2
-    exchanges = [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_every_request_of_the_generated_sync_matches_intuits_schema(generated_sync):
+    qbo_xsd.schema_or_skip()
+    exchanges = [json.loads(line) for line in generated_sync[3].read_text().splitlines()]
     bodies = [e for e in exchanges if "/v3/company/" in e["path"] and e["method"] == "POST"
               and isinstance(e["request_body"], dict)]
-    assert bodies
+    assert len(bodies) > 10
     for e in bodies:
         assert qbo_xsd.request_errors(e["path"], e["request_body"]) == [], e["path"]
     for e in exchanges:                         # and every answer the sandbox gave to the API is an IntuitResponse
