@@ -23,6 +23,7 @@ from orb_finance.sync.sandbox import Fault
 from orb_finance.sync.sandbox.quickbooks import scripted
 
 from . import qbo_xsd
+from .conftest import books_fixture_ties
 from .qbo import qbo_settings
 from .test_crash_recovery import run_until_killed
 
@@ -110,14 +111,7 @@ def test_every_case_of_the_books_fixture_ties_in_quickbooks(sync_setup, books_wa
     voided invoice's payment kept as credit...), and reconcile ties to ar_aging and customer_balances after each
     (the hand-worked receivable 22.00 and customer balance 0.00 / 30.00 per its README)."""
     sync_setup.write(**qbo_settings(qbo_sandbox))
-    for warehouse, balance in ((books_warehouses.day_a, D("0")), (books_warehouses.day_b, D("30.00"))):
-        result = sync_setup.run(warehouse)
-        assert result.ok, result.failures
-        report = rc.reconcile(sync_setup.settings(), warehouse, by_customer=True)
-        assert report.ok, [rc.describe(l) for l in report.differences + report.customers if l.status == rc.DIFFERS]
-        lines = {(l.check, l.customer_id): l for l in report.customers}
-        assert lines[("receivable", "cus_dana")].books == D("22.00")
-        assert lines.get(("customer_balance", "cus_dana"), rc.Line("", "", D(0), D(0))).books == balance
+    books_fixture_ties(sync_setup, books_warehouses)
     dana, = qbo_sandbox.entities("Customer")
     assert dana["Balance"] == D("22")                                  # QuickBooks' own open receivable
     assert books(sync_setup, dt.date(2026, 6, 1))[("cash", "USD", None)] == D("320.50")
