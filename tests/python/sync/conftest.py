@@ -84,6 +84,24 @@ def books_warehouses(dbt_builder, tmp_path_factory) -> BooksWarehouses:
     return BooksWarehouses(**out)
 
 
+def books_fixture_ties(sync_setup, books_warehouses) -> None:
+    """Sync fixtures/books_export day A then day B into the provider `sync_setup` is written for; after each,
+    reconcile ties to ar_aging and customer_balances (the hand-worked receivable 22.00 and customer balance
+    0.00 / 30.00 of its README)."""
+    from decimal import Decimal as D
+
+    from orb_finance.sync import reconcile as rc
+
+    for warehouse, balance in ((books_warehouses.day_a, D("0")), (books_warehouses.day_b, D("30.00"))):
+        result = sync_setup.run(warehouse)
+        assert result.ok, result.failures
+        report = rc.reconcile(sync_setup.settings(), warehouse, by_customer=True)
+        assert report.ok, [rc.describe(l) for l in report.differences + report.customers if l.status == rc.DIFFERS]
+        lines = {(l.check, l.customer_id): l for l in report.customers}
+        assert lines[("receivable", "cus_dana")].books == D("22.00")
+        assert lines.get(("customer_balance", "cus_dana"), rc.Line("", "", D(0), D(0))).books == balance
+
+
 @dataclass
 class SyncSetup:
     """One test's sync: its settings file, state store and ledger, in tmp_path."""
@@ -220,3 +238,8 @@ def tryton_client(server):
 
     os.environ.setdefault(TRYTON_PASSWORD_ENV, TRYTON_PASSWORD)
     return TrytonProvider(server.provider_settings(TRYTON_PASSWORD_ENV))
+
+
+# --- QuickBooks -----------------------------------------------------------------------------------------
+
+from .qbo import qbo_sandbox  # noqa: E402,F401  (the fixture, for the conformance suite's harness)
