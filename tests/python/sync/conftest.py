@@ -39,6 +39,16 @@ def build_warehouse(dbt_builder, export: Path, keep_as: Path) -> Path:
     return keep_as
 
 
+def later_export(first: Path, later: Path, dest: Path) -> Path:
+    """`first` with the later deliveries of `later` added (each resource's files side by side), at `dest`."""
+    shutil.copytree(first, dest)
+    for resource in later.iterdir():
+        (dest / resource.name).mkdir(exist_ok=True)
+        for f in resource.iterdir():
+            shutil.copyfile(f, dest / resource.name / f.name)
+    return dest
+
+
 @dataclass
 class Warehouses:
     day1: Path
@@ -48,12 +58,7 @@ class Warehouses:
 @pytest.fixture(scope="session")
 def sync_warehouses(dbt_builder, tmp_path_factory) -> Warehouses:
     root = tmp_path_factory.mktemp("sync_warehouses")
-    day2_export = root / "export_day2"
-    shutil.copytree(SYNC_EXPORT / "day1", day2_export)
-    for resource in (SYNC_EXPORT / "day2").iterdir():
-        (day2_export / resource.name).mkdir(exist_ok=True)
-        for f in resource.iterdir():
-            shutil.copyfile(f, day2_export / resource.name / f.name)
+    day2_export = later_export(SYNC_EXPORT / "day1", SYNC_EXPORT / "day2", root / "export_day2")
     return Warehouses(day1=build_warehouse(dbt_builder, SYNC_EXPORT / "day1", root / "day1.duckdb"),
                       day2=build_warehouse(dbt_builder, day2_export, root / "day2.duckdb"))
 
@@ -70,12 +75,7 @@ class BooksWarehouses:
 @pytest.fixture(scope="session")
 def books_warehouses(dbt_builder, tmp_path_factory) -> BooksWarehouses:
     root = tmp_path_factory.mktemp("books_warehouses")
-    day_b_export = root / "export_day_b"
-    shutil.copytree(BOOKS_EXPORT / "day_a", day_b_export)
-    for resource in (BOOKS_EXPORT / "day_b").iterdir():
-        (day_b_export / resource.name).mkdir(exist_ok=True)
-        for f in resource.iterdir():
-            shutil.copyfile(f, day_b_export / resource.name / f.name)
+    day_b_export = later_export(BOOKS_EXPORT / "day_a", BOOKS_EXPORT / "day_b", root / "export_day_b")
     out = {}
     for name, export, as_of in (("day_a", BOOKS_EXPORT / "day_a", "2026-04-30"), ("day_b", day_b_export, "2026-06-01")):
         result = dbt_builder.build(export, select=SELECT, as_of=as_of, keep_as=root / f"{name}.duckdb")
