@@ -132,8 +132,17 @@ def _cmd_sync_records(args: argparse.Namespace) -> int:
     from .sync import records as sync_records
 
     if args.skipped:
-        for otype, orb_id, reason in sync.skipped(args.config):
+        skips = sync.skipped(args.config)
+        for otype, orb_id, reason in skips:
             console.print(f"{otype} {orb_id}: {reason}", markup=False, highlight=False, soft_wrap=True)
+        if not skips:
+            console.print("nothing skipped by the last run")
+        return 0
+    if args.changed:
+        rows = sync.changed(args.config)
+        console.print(sync_records.table(rows, title=f"{len(rows)} object(s) changed in Orb since they were synced "
+                                                     "(not re-sent: orbfin sync resync OBJECT_TYPE ORB_ID)",
+                                         wide=args.wide))
         return 0
     rows = sync.list_records(args.config, status=args.status, object_type_name=args.object_type,
                              orb_id=args.orb_id, limit=args.limit)
@@ -142,7 +151,7 @@ def _cmd_sync_records(args: argparse.Namespace) -> int:
         n = sync_records.write_csv(rows, target)
         console.print(f"{n} record(s) written to {target}")
     else:
-        console.print(sync_records.table(rows, title=f"{len(rows)} sync record(s), newest first"))
+        console.print(sync_records.table(rows, title=f"{len(rows)} sync record(s), newest first", wide=args.wide))
     return 0
 
 
@@ -258,6 +267,9 @@ def _add_sync_parser(sub) -> None:
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--csv", default=None, metavar="FILE", help="export the filtered records as CSV")
     p.add_argument("--skipped", action="store_true", help="list what the last run skipped, and why")
+    p.add_argument("--wide", action="store_true", help="also the provider id and invoice number columns")
+    p.add_argument("--changed", action="store_true",
+                   help="list synced objects whose Orb data changed since they were sent (not re-sent by themselves)")
     p.set_defaults(func=_cmd_sync_records)
 
     p = sync_sub.add_parser("retry", help="mark failed records retried: the next run sends them again")

@@ -1,15 +1,19 @@
-"""Accounting-sync benchmark: records per second into Beancount, a real Tryton ERP and the local NetSuite sandbox.
+"""Accounting-sync benchmark: records per second into Beancount, a real Tryton ERP and the local QuickBooks and
+NetSuite sandboxes.
 
-    .venv/bin/python scripts/bench_sync.py                      # Beancount 2000 x 12, Tryton 50 x 6, NetSuite 200 x 6
+    .venv/bin/python scripts/bench_sync.py        # Beancount 2000 x 12, Tryton 50 x 6, QuickBooks 100 x 6, NetSuite 200 x 6
     .venv/bin/python scripts/bench_sync.py --skip-tryton
     .venv/bin/python scripts/bench_sync.py --beancount-customers 200 --tryton-customers 10
+    .venv/bin/python scripts/bench_sync.py --skip-beancount --skip-tryton --quickbooks-customers 100
     .venv/bin/python scripts/bench_sync.py --skip-beancount --skip-tryton --netsuite-customers 100
 
 Each provider gets a generated sample export (orbfin generate-sample), a real dbt build of the sync marts,
 and a fresh state store and ledger / database. Beancount: one full pass (timed with and without the
 bean-check the provider runs at the end), then a second pass that has nothing to send. Tryton: the same
 export synced twice into fresh copies of one template database, batched (many records per create and
-post call) and one record per call, for the speed-up. NetSuite: the sandbox runs in its own process
+post call) and one record per call, for the speed-up. QuickBooks: the sandbox (orbfin sync sandbox quickbooks) on
+127.0.0.1 with Intuit's limits (10 requests/s, 500/min, 40 batches/min; the provider keeps under them), synced with
+batches of 30 and with one request per object. NetSuite: the sandbox runs in its own process
 (`orbfin sync sandbox netsuite`, as a user starts it); one pass with synchronous writes and one with asynchronous
 jobs (waited for in the run), each into a fresh sandbox, 4 requests in flight against its concurrency limit of 5,
 then the same with 50 ms added to every answer (a network round trip) at 1 and 4 requests in flight. Records per
@@ -162,6 +166,38 @@ def bench_tryton(work: Path, customers: int, months: int, rows: list) -> None:
                   "and credit notes")
 
 
+def bench_quickbooks(work: Path, customers: int, months: int, rows: list) -> None:
+    """The same export into fresh sandboxes, batched and one request per object, at Intuit's limits."""
+    import duckdb
+
+    from orb_finance.sync.sandbox.quickbooks import QuickBooksSandbox
+
+    db = build(work, "quickbooks", customers, months, seed=7)
+    con = duckdb.connect(str(db), read_only=True)
+    items = [r[0] for r in con.execute("select item_id from marts.sync_items order by item_id").fetchall()]
+    con.close()
+    speeds = {}
+    for mode, batch in (("batches of 30", True), ("one request per object", False)):
+        sandbox = QuickBooksSandbox().start()
+        try:
+            os.environ.update(sandbox.credentials())
+            raw = sandbox.settings()
+            raw["state_path"] = str(work / f"quickbooks_state_{batch}.sqlite")
+            raw["quickbooks"]["item_map"] = {i: str(100 + n % 9) for n, i in enumerate(items)}
+            raw["quickbooks"]["batch"] = batch
+            result, seconds = sync_once(raw, db)
+            requests = sandbox.token_requests
+        finally:
+            sandbox.stop()
+        n = records(result)
+        speeds[mode] = n / seconds
+        rows.append(("quickbooks", f"{customers} x {months}, {mode}", n, seconds, n / seconds))
+        console.print(f"[quickbooks] {mode}: {dict(sorted(result.by_status().items()))}; {requests} token refresh(es)"
+                      + (f"; first failure: {result.failures[0].orb_id}: {result.failures[0].error}"
+                         if result.failures else ""))
+    console.print(f"[quickbooks] batching speed-up: x{speeds['batches of 30'] / speeds['one request per object']:.2f}")
+
+
 class SandboxProcess:
     """`orbfin sync sandbox netsuite` in its own process, with --settings-out; its credentials put in os.environ."""
 
@@ -237,10 +273,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--beancount-months", type=int, default=12)
     parser.add_argument("--tryton-customers", type=int, default=50)
     parser.add_argument("--tryton-months", type=int, default=6)
+    parser.add_argument("--quickbooks-customers", type=int, default=100)
+    parser.add_argument("--quickbooks-months", type=int, default=6)
     parser.add_argument("--netsuite-customers", type=int, default=200)
     parser.add_argument("--netsuite-months", type=int, default=6)
     parser.add_argument("--skip-beancount", action="store_true")
     parser.add_argument("--skip-tryton", action="store_true")
+    parser.add_argument("--skip-quickbooks", action="store_true")
     parser.add_argument("--skip-netsuite", action="store_true")
     parser.add_argument("--work-dir", default=None, help="keep the exports, warehouses and ledgers here")
     args = parser.parse_args(argv)
@@ -252,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
             bench_beancount(work, args.beancount_customers, args.beancount_months, rows)
         if not args.skip_tryton:
             bench_tryton(work, args.tryton_customers, args.tryton_months, rows)
+        if not args.skip_quickbooks:
+            bench_quickbooks(work, args.quickbooks_customers, args.quickbooks_months, rows)
         if not args.skip_netsuite:
             bench_netsuite(work, args.netsuite_customers, args.netsuite_months, rows)
     finally:

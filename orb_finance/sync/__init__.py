@@ -23,7 +23,7 @@ from .snapshot import SyncSnapshot, snapshot
 
 SUMMARY_COLUMNS = [st.SYNCED, st.FAILED, st.PENDING, SKIPPED, UP_TO_DATE]
 
-__all__ = ["run", "resync", "retry", "map_customer", "list_records", "skipped", "snapshot", "SyncSnapshot",
+__all__ = ["run", "resync", "retry", "map_customer", "list_records", "skipped", "changed", "snapshot", "SyncSnapshot",
            "summary_table", "RunResult"]
 
 
@@ -62,6 +62,17 @@ def list_records(config: str | None = None, *, status: str | None = None, object
         return []
     with st.StateStore(settings.state_path) as store:
         return store.records(status=status, object_type=otype, orb_id=orb_id, limit=limit)
+
+
+def changed(config: str | None = None) -> list[st.Record]:
+    """Synced objects whose Orb data changed since they were sent (the last full run's finding): listed, never
+    re-sent by themselves (`orbfin sync resync OBJECT_TYPE ORB_ID`)."""
+    settings = cfg.load(config)
+    snap = snapshot(config, settings=settings)
+    if snap is None or not snap.changed:
+        return []
+    with st.StateStore(settings.state_path) as store:
+        return [store.get(c["record_id"]) for c in snap.changed]
 
 
 def skipped(config: str | None = None) -> list[tuple[str, str, str]]:

@@ -87,6 +87,7 @@ class Report:
     lines: list[Line]                       # per currency
     customers: list[Line]                   # per customer and currency (receivable, customer balance)
     by_customer: bool = False
+    minor_units: dict[str, int] = field(default_factory=dict)
 
     @property
     def differences(self) -> list[Line]:
@@ -467,7 +468,7 @@ def compare(settings: Settings, data: SyncData, warehouse: Warehouse, books: Ite
             lines.append(Line("revenue", currency, net, revenue[currency]))
         lines.append(Line("tax", currency, book[(TAX, currency, None)], tax[currency]))
     lines.sort(key=lambda l: (l.currency, list(CHECKS).index(l.check) if l.check in CHECKS else 99))
-    return Report(D, provider_name, lines, customers, by_customer)
+    return Report(D, provider_name, lines, customers, by_customer, dict(data.minor_units))
 
 
 def _totals(check: str, per_customer: list[Line]) -> list[Line]:
@@ -527,18 +528,36 @@ def _fmt(value: Decimal) -> str:
     return format(q, "f")
 
 
+SHORT = {"receivable": "receivable", "customer_balance": "customer balance", "cash": "cash",
+         "revenue": "revenue", "tax": "tax", "recognized": "revenue of", "deferred_revenue": "deferred"}
+
+
 def table(report: Report) -> Table:
-    t = Table(title=f"orbfin sync reconcile: {report.provider} books vs the warehouse as of {report.as_of}")
-    for col, just in (("check", "left"), ("currency", "left"), ("customer", "left"), ("books", "right"),
-                      ("warehouse", "right"), ("out of scope", "right"), ("apart", "right"), ("difference", "right"),
-                      ("status", "left"), ("behind it", "left")):
-        t.add_column(col, justify=just, overflow="fold")
+    """One row per line; amounts in the currency's decimals with thousands separators; the columns of what is out
+    of scope, apart, differing or behind a difference only when a line has one."""
+    rows = report.rows()
+    t = Table(title=f"orbfin sync reconcile: the {report.provider} books vs the warehouse as of {report.as_of}",
+              title_justify="left")
+    money = lambda v, c: f"{v:,.{report.minor_units.get(c, 2)}f}"  # noqa: E731
+    optional = {"customer / month": any(l.customer_id or l.customer_name for l in rows),
+                "out of scope": any(l.out_of_scope for l in rows), "apart": any(l.apart for l in rows),
+                "difference": any(l.difference for l in rows), "behind it": any(l.objects or l.note for l in rows)}
+    columns = [("check", "left"), ("currency", "left"), ("customer / month", "left"), ("books", "right"),
+               ("warehouse", "right"), ("out of scope", "right"), ("apart", "right"), ("difference", "right"),
+               ("status", "left"), ("behind it", "left")]
+    columns = [(c, j) for c, j in columns if optional.get(c, True)]
+    for col, just in columns:
+        t.add_column(col, justify=just, overflow="fold", no_wrap=col not in ("behind it", "customer / month"))
     style = {TIES: "green", DIFFERS: "bold red", OUT_OF_SCOPE: "yellow"}
-    for l in report.rows():
-        t.add_row(l.check, l.currency, _plain(l.customer_name or l.customer_id or ""), _fmt(l.books), _fmt(l.warehouse),
-                  _fmt(l.out_of_scope) if l.out_of_scope else "", _fmt(l.apart) if l.apart else "",
-                  _fmt(l.difference) if l.difference else "", f"[{style[l.status]}]{l.status}[/]",
-                  _plain("; ".join(l.objects[:5]) or l.note))
+    for l in rows:
+        cells = {"check": SHORT.get(l.check, l.check), "currency": l.currency,
+                 "customer / month": _plain(l.customer_name or l.customer_id or ""),
+                 "books": money(l.books, l.currency), "warehouse": money(l.warehouse, l.currency),
+                 "out of scope": money(l.out_of_scope, l.currency) if l.out_of_scope else "",
+                 "apart": money(l.apart, l.currency) if l.apart else "",
+                 "difference": money(l.difference, l.currency) if l.difference else "",
+                 "status": f"[{style[l.status]}]{l.status}[/]", "behind it": _plain("; ".join(l.objects[:5]) or l.note)}
+        t.add_row(*[cells[c] for c, _ in columns])
     return t
 
 

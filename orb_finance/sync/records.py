@@ -51,18 +51,27 @@ def write_csv(records: Sequence[Record], path: str | os.PathLike[str], secrets: 
     return len(records)
 
 
-def table(records: Sequence[Record], secrets: Iterable[str] = (), title: str | None = None) -> Table:
+def table(records: Sequence[Record], secrets: Iterable[str] = (), title: str | None = None, *,
+          wide: bool = False) -> Table:
+    """The record view as a terminal table. Ids are never cut or wrapped (they are what one copies into the next
+    command); the error text takes what width is left. `wide` adds the provider id and the invoice number."""
     secrets = list(secrets)
-    t = Table(title=title, show_lines=False)
-    for col in ["record", "attempted_at", "object", "orb_id", "action", "provider_id", "status", "invoice", "amount",
-                "error"]:
-        t.add_column(col, overflow="fold", justify="right" if col in ("record", "amount") else "left")
+    t = Table(title=title, show_lines=False, title_justify="left")
+    columns = ["record", "when", "object", "orb_id", "action", "status", "amount", "error"]
+    if wide:
+        columns[6:6] = ["provider_id", "invoice"]
+    for col in columns:
+        ident = col in ("record", "orb_id", "provider_id", "object", "action", "status", "when", "amount")
+        t.add_column(col, no_wrap=ident, overflow="fold", justify="right" if col in ("record", "amount") else "left",
+                     ratio=1 if col == "error" else None)
     styles = {"synced": "green", "failed": "red", "pending": "yellow", "retried": "cyan", "resynced": "magenta"}
     for r in records:
-        amount = f"{r.amount} {r.currency}" if r.amount is not None else ""
-        t.add_row(str(r.record_id), r.attempted_at[:19].replace("T", " "), r.object_type, r.orb_id, r.action, r.provider_id or "",
-                  f"[{styles.get(r.status, '')}]{r.status}[/]", _plain(r.invoice_number), amount,
-                  _plain(redact(r.error, secrets)))
+        values = {"record": str(r.record_id), "when": r.attempted_at[:16].replace("T", " "), "object": r.object_type,
+                  "orb_id": _plain(r.orb_id), "action": r.action, "status": f"[{styles.get(r.status, '')}]{r.status}[/]",
+                  "amount": f"{r.amount} {r.currency}" if r.amount is not None else "",
+                  "error": _plain(redact(r.error, secrets)), "provider_id": _plain(r.provider_id),
+                  "invoice": _plain(r.invoice_number)}
+        t.add_row(*[values[c] for c in columns])
     return t
 
 

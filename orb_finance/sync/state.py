@@ -281,6 +281,25 @@ class StateStore:
                 con.execute("insert into sync_meta (key, value) values (?, ?) on conflict(key) do update set value ="
                             " excluded.value", (key, value))
 
+    def get_metas(self, keys: Iterable[str]) -> dict[str, str]:
+        """The facts kept under `keys` (those that exist)."""
+        keys, out = list(keys), {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            out.update(self.con.execute(f"select key, value from sync_meta where key in ({','.join('?' * len(chunk))})",
+                                        chunk))
+        return out
+
+    def set_metas(self, values: dict[str, str | None]) -> None:
+        """Several facts in one transaction (None deletes one)."""
+        with self.transaction() as con:
+            for key, value in values.items():
+                if value is None:
+                    con.execute("delete from sync_meta where key = ?", (key,))
+                else:
+                    con.execute("insert into sync_meta (key, value) values (?, ?) on conflict(key) do update set"
+                                " value = excluded.value", (key, value))
+
     def get(self, record_id: int) -> Record | None:
         row = self.con.execute(f"select {', '.join(COLUMNS)} from sync_records where record_id = ?",
                                (record_id,)).fetchone()

@@ -19,6 +19,7 @@ from .base import (BALANCE_TRANSACTION, CREDIT_MEMO, CUSTOMER, INVOICE, OBJECT_T
 PROVIDERS: dict[str, str] = {
     "beancount": "orb_finance.sync.providers.beancount:BeancountProvider",
     "tryton": "orb_finance.sync.providers.tryton:TrytonProvider",
+    "quickbooks": "orb_finance.sync.providers.quickbooks:QuickBooksProvider",
     "netsuite": "orb_finance.sync.providers.netsuite:NetSuiteProvider",
 }
 

@@ -49,6 +49,10 @@ class RetryPolicy:
     backoff: float = 0.5             # first wait, doubled each time
     max_backoff: float = 60.0
     max_retry_after: float = 120.0   # a longer Retry-After stops the run instead of sleeping
+    # A 429 that says no Retry-After (QuickBooks answers one in XML and asks for 60 s): wait this long
+    # (None: the exponential backoff), and tolerate this many per request (None: counted with `retries`).
+    throttle_wait: float | None = None
+    throttle_retries: int | None = None
 
 
 class RateLimit:
@@ -128,13 +132,14 @@ class HttpTransport:
             idempotent = method in IDEMPOTENT_METHODS
         what = what or f"{method} {url}"
         delay, last, reauthed = self.policy.backoff, "", False
-        attempt = 0
+        attempt = throttled = 0
+        wait: float | None = None          # how long to sleep before the next try
         while True:
             if attempt > self.policy.retries:
                 raise ProviderUnavailable(redact.redact(f"{self.service}: {last} (gave up after {attempt} tries)"))
-            if attempt:
-                self.sleep(min(delay, self.policy.max_backoff))
-                delay *= 2
+            if wait is not None:
+                self.sleep(wait)
+                wait = None
             attempt += 1
             if self.rate_limit is not None:
                 self.rate_limit.wait()
@@ -150,11 +155,13 @@ class HttpTransport:
                 response.read()
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:   # never sent
                 last = f"cannot reach {self.service} ({type(exc).__name__}: {exc})"
+                wait, delay = self._backoff(delay)
                 continue
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 self._log(request, None, time.monotonic() - started)
                 last = f"no answer from {self.service} to {what} ({type(exc).__name__})"
                 if idempotent:
+                    wait, delay = self._backoff(delay)
                     continue
                 raise AnswerLost(redact.redact(
                     f"{last}: the write may or may not have happened; the record stays pending and is looked up on "
@@ -172,22 +179,37 @@ class HttpTransport:
                 attempt -= 1                                   # a re-login is not a retry
                 continue
             if status in NOT_PROCESSED:
-                wait = retry_after(response)
-                if wait is not None and wait > self.policy.max_retry_after:
-                    raise ProviderUnavailable(f"{self.service} asks to wait {wait:.0f}s (HTTP {status}, Retry-After) "
+                asked = retry_after(response)
+                if asked is not None and asked > self.policy.max_retry_after:
+                    raise ProviderUnavailable(f"{self.service} asks to wait {asked:.0f}s (HTTP {status}, Retry-After) "
                                               f"before {what}; run again later")
-                if wait is not None:
-                    delay = wait
                 last = f"{self.service} answered HTTP {status} to {what}"
+                if status == 429 and self.policy.throttle_retries is not None:
+                    throttled += 1
+                    attempt -= 1                               # throttling has its own budget
+                    if throttled > self.policy.throttle_retries:
+                        raise ProviderUnavailable(redact.redact(
+                            f"{self.service}: {last} {throttled} times in a row (throttled); run again later"))
+                if asked is not None:
+                    wait = asked
+                elif status == 429 and self.policy.throttle_wait is not None:
+                    wait = self.policy.throttle_wait
+                else:
+                    wait, delay = self._backoff(delay)
                 continue
             if status in MAYBE_PROCESSED:
                 last = f"{self.service} answered HTTP {status} to {what}"
                 if idempotent:
+                    wait, delay = self._backoff(delay)
                     continue
                 raise AnswerLost(redact.redact(
                     f"{last}: the write may or may not have happened; the record stays pending and is looked up on "
                     "the next run"))
             return response
+
+    def _backoff(self, delay: float) -> tuple[float, float]:
+        """The wait before the next try and the one after it (doubled, capped)."""
+        return min(delay, self.policy.max_backoff), delay * 2
 
     # --- the request log ----------------------------------------------------------------------------
 
@@ -203,6 +225,25 @@ class HttpTransport:
             self.on_exchange(exchange)
         if self.request_log is not None:
             write_exchange(self.request_log, exchange, self._log_lock)
+
+
+def dumps_json(value: Any) -> bytes:
+    """JSON with every Decimal written as an exact JSON number without trailing zeros (money never goes through
+    float)."""
+    import decimal
+    import re
+
+    marks: list[str] = []
+
+    def mark(o: Any) -> Any:
+        if isinstance(o, decimal.Decimal):
+            marks.append(format(o.normalize() if o else decimal.Decimal(0), "f"))
+            return f"\u0000dec{len(marks) - 1}\u0000"
+        raise TypeError(f"{type(o).__name__} is not JSON serializable")
+    text = json.dumps(value, default=mark, ensure_ascii=False, separators=(",", ":"))
+    if marks:
+        text = re.sub(r'"\\u0000dec(\d+)\\u0000"', lambda m: marks[int(m.group(1))], text)
+    return text.encode("utf-8")
 
 
 def excerpt(response: httpx.Response, limit: int = 300) -> str:

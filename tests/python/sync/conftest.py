@@ -39,6 +39,16 @@ def build_warehouse(dbt_builder, export: Path, keep_as: Path) -> Path:
     return keep_as
 
 
+def later_export(first: Path, later: Path, dest: Path) -> Path:
+    """`first` with the later deliveries of `later` added (each resource's files side by side), at `dest`."""
+    shutil.copytree(first, dest)
+    for resource in later.iterdir():
+        (dest / resource.name).mkdir(exist_ok=True)
+        for f in resource.iterdir():
+            shutil.copyfile(f, dest / resource.name / f.name)
+    return dest
+
+
 @dataclass
 class Warehouses:
     day1: Path
@@ -48,12 +58,7 @@ class Warehouses:
 @pytest.fixture(scope="session")
 def sync_warehouses(dbt_builder, tmp_path_factory) -> Warehouses:
     root = tmp_path_factory.mktemp("sync_warehouses")
-    day2_export = root / "export_day2"
-    shutil.copytree(SYNC_EXPORT / "day1", day2_export)
-    for resource in (SYNC_EXPORT / "day2").iterdir():
-        (day2_export / resource.name).mkdir(exist_ok=True)
-        for f in resource.iterdir():
-            shutil.copyfile(f, day2_export / resource.name / f.name)
+    day2_export = later_export(SYNC_EXPORT / "day1", SYNC_EXPORT / "day2", root / "export_day2")
     return Warehouses(day1=build_warehouse(dbt_builder, SYNC_EXPORT / "day1", root / "day1.duckdb"),
                       day2=build_warehouse(dbt_builder, day2_export, root / "day2.duckdb"))
 
@@ -70,18 +75,31 @@ class BooksWarehouses:
 @pytest.fixture(scope="session")
 def books_warehouses(dbt_builder, tmp_path_factory) -> BooksWarehouses:
     root = tmp_path_factory.mktemp("books_warehouses")
-    day_b_export = root / "export_day_b"
-    shutil.copytree(BOOKS_EXPORT / "day_a", day_b_export)
-    for resource in (BOOKS_EXPORT / "day_b").iterdir():
-        (day_b_export / resource.name).mkdir(exist_ok=True)
-        for f in resource.iterdir():
-            shutil.copyfile(f, day_b_export / resource.name / f.name)
+    day_b_export = later_export(BOOKS_EXPORT / "day_a", BOOKS_EXPORT / "day_b", root / "export_day_b")
     out = {}
     for name, export, as_of in (("day_a", BOOKS_EXPORT / "day_a", "2026-04-30"), ("day_b", day_b_export, "2026-06-01")):
         result = dbt_builder.build(export, select=SELECT, as_of=as_of, keep_as=root / f"{name}.duckdb")
         assert result.success, result.reason()
         out[name] = root / f"{name}.duckdb"
     return BooksWarehouses(**out)
+
+
+def books_fixture_ties(sync_setup, books_warehouses) -> None:
+    """Sync fixtures/books_export day A then day B into the provider `sync_setup` is written for; after each,
+    reconcile ties to ar_aging and customer_balances (the hand-worked receivable 22.00 and customer balance
+    0.00 / 30.00 of its README)."""
+    from decimal import Decimal as D
+
+    from orb_finance.sync import reconcile as rc
+
+    for warehouse, balance in ((books_warehouses.day_a, D("0")), (books_warehouses.day_b, D("30.00"))):
+        result = sync_setup.run(warehouse)
+        assert result.ok, result.failures
+        report = rc.reconcile(sync_setup.settings(), warehouse, by_customer=True)
+        assert report.ok, [rc.describe(l) for l in report.differences + report.customers if l.status == rc.DIFFERS]
+        lines = {(l.check, l.customer_id): l for l in report.customers}
+        assert lines[("receivable", "cus_dana")].books == D("22.00")
+        assert lines.get(("customer_balance", "cus_dana"), rc.Line("", "", D(0), D(0))).books == balance
 
 
 @dataclass
@@ -220,3 +238,8 @@ def tryton_client(server):
 
     os.environ.setdefault(TRYTON_PASSWORD_ENV, TRYTON_PASSWORD)
     return TrytonProvider(server.provider_settings(TRYTON_PASSWORD_ENV))
+
+
+# --- QuickBooks -----------------------------------------------------------------------------------------
+
+from .qbo import qbo_sandbox  # noqa: E402,F401  (the fixture, for the conformance suite's harness)

@@ -7,6 +7,8 @@ real SIGKILL. Traps (n counts calls for invoices only):
   after_append:<n>    right after the n-th invoice entry is appended to the Beancount ledger (sent, not recorded)
   after_journal:<n>   the same for the n-th revenue journal
   after_rpc:<method>:<n>  right after the n-th Tryton JSON-RPC call of <method> returned (sent, not recorded)
+  after_request:<regex>:<n>  right after the n-th HTTP request (shared transport) whose path matches <regex> was
+                      answered (sent, not recorded)
 """
 
 from __future__ import annotations
@@ -66,6 +68,22 @@ def install(trap: str) -> None:
                     _fire()
             return result
         JsonRpc.call = call
+    elif kind == "after_request":
+        import re
+
+        from orb_finance.sync.providers.http import HttpTransport
+        pattern, _, count = rest.rpartition(":")
+        n = int(count)
+        original = HttpTransport.request
+
+        def request(self, method, url, **kw):
+            response = original(self, method, url, **kw)
+            if re.search(pattern, str(url)):
+                calls["n"] += 1
+                if calls["n"] >= n:
+                    _fire()
+            return response
+        HttpTransport.request = request
     else:
         raise SystemExit(f"unknown trap {trap}")
 

@@ -103,6 +103,52 @@ class TrytonHarness(Harness):
                                                  "password_env": TRYTON_PASSWORD_ENV, "retries": 0}}
 
 
+class QuickBooksHarness(Harness):
+    """The local QuickBooks sandbox (orb_finance/sync/sandbox/quickbooks.py), one per test. A lost answer: the
+    create is committed and its connection dropped (commit_then_drop), and the lookups the provider makes to settle
+    it within the run are dropped too, so the run cannot know and stops with the record pending."""
+    name = "quickbooks"
+
+    def sandbox(self):
+        return self.request.getfixturevalue("qbo_sandbox")
+
+    def settings(self):
+        from .qbo import qbo_settings
+        return qbo_settings(self.sandbox())
+
+    def lose_next_answer(self, monkeypatch, object_type):
+        from orb_finance.sync.providers.quickbooks import QuickBooksProvider
+        from orb_finance.sync.sandbox import Fault
+
+        sandbox, original, state = self.sandbox(), QuickBooksProvider.create, {"done": False}
+
+        def create(provider, otype, payloads):
+            if otype == object_type and not state["done"]:
+                state["done"] = True
+                lost = [Fault(r"^POST /v3/company/\d+/(invoice|batch)$", kind="commit_then_drop"),
+                        Fault(r"^GET /v3/company/\d+/query$", kind="drop", count=10)]
+                sandbox.faults += lost
+                try:
+                    return original(provider, otype, payloads)
+                finally:            # the network is back for the next run
+                    sandbox.faults[:] = [f for f in sandbox.faults if f not in lost]
+            return original(provider, otype, payloads)
+        monkeypatch.setattr(QuickBooksProvider, "create", create)
+
+    def secret(self):
+        return self.sandbox().credentials()["QBO_CLIENT_SECRET"]
+
+    def env(self):
+        from .qbo import env_names
+        return env_names(self.sandbox())
+
+    def echoing_settings(self, url):
+        from .qbo import qbo_settings
+        settings = qbo_settings(self.sandbox())
+        settings["quickbooks"].update(base_url=url, token_url=f"{url}/oauth2/v1/tokens/bearer", retries=0)
+        return settings
+
+
 class NetSuiteHarness(Harness):
     """A NetSuite sandbox of its own per test (in this process, on a free 127.0.0.1 port), token-based auth."""
     name = "netsuite"
@@ -138,7 +184,7 @@ class NetSuiteHarness(Harness):
         return raw
 
 
-HARNESSES = [BeancountHarness, TrytonHarness, NetSuiteHarness]
+HARNESSES = [BeancountHarness, TrytonHarness, QuickBooksHarness, NetSuiteHarness]
 
 
 class EchoServer:

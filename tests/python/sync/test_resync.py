@@ -5,6 +5,7 @@ an invoice takes its payments and credit memos with it (SPEC §5), so none is le
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -110,3 +111,27 @@ def test_resync_killed_halfway_completes_on_the_next_run(sync_setup, sync_wareho
     assert [s for _, s, _ in history(sync_setup, "inv_b2")] == ["synced", "resynced"]
     assert [s for _, s, _ in history(sync_setup, "pa_b2")] == ["synced", "resynced"]
     assert bean_check(sync_setup.ledger).returncode == 0
+
+
+def test_an_invoice_changed_in_orb_after_it_was_synced_is_listed_not_resent(sync_setup, sync_warehouses, dbt_builder,
+                                                                          tmp_path):
+    from .conftest import SELECT, SYNC_EXPORT
+
+    sync_setup.run(sync_warehouses.day1)
+    ledger = sync_setup.ledger.read_text()
+    export = tmp_path / "export"
+    shutil.copytree(SYNC_EXPORT / "day1", export)
+    # a later delivery changes inv_c2's due date (what the provider invoice carries)
+    (export / "invoice_metadata" / "2026-04-02-0000.csv").write_text(
+        "id,created_at,updated_at,deleted_at,invoice_number,customer_id,subscription_id,status,invoice_source,"
+        "invoicing_currency,subtotal,total,amount_due,invoice_date,due_date,issued_at,paid_at,voided_at,"
+        "payment_provider,payment_provider_id,memo,metadata\n"
+        "inv_c2,2026-01-25T00:00:00Z,2026-04-02T00:00:00Z,,INV-0202,cus_cobalt,,issued,one_off,USD,5.00,5.00,5.00,"
+        "2026-01-25T00:00:00Z,2026-03-31T00:00:00Z,2026-01-25T10:00:00Z,,,,,,\n")
+    built = dbt_builder.build(export, select=SELECT, keep_as=tmp_path / "changed.duckdb")
+    assert built.success, built.reason()
+    result = sync_setup.run(tmp_path / "changed.duckdb")
+    assert result.ok and result.sent == 0 and result.changed == [("invoice", "inv_c2")]
+    assert sync_setup.ledger.read_text() == ledger                      # nothing re-sent
+    out = sync_setup.cli("records", "--changed", check=True)
+    assert "1 object(s) changed in Orb since they were synced" in out.stdout and "inv_c2" in out.stdout

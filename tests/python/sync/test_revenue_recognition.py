@@ -15,7 +15,6 @@ one correcting line for January: usage +25 (a debit), deferred revenue -25.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import pytest
 
 from orb_finance.sync import reconcile as rc
 
-from .conftest import HERE, bean_check, bql
+from .conftest import HERE, SELECT, bean_check, bql, later_export
 
 D = Decimal
 EXPORT = HERE / "fixtures" / "recognition_export"
@@ -32,14 +31,11 @@ EXPORT = HERE / "fixtures" / "recognition_export"
 @pytest.fixture(scope="session")
 def recognition_warehouses(dbt_builder, tmp_path_factory):
     root = tmp_path_factory.mktemp("recognition")
-    day2 = root / "export_day2"
-    shutil.copytree(EXPORT / "day1", day2)
-    for resource in (EXPORT / "day2").iterdir():
-        for f in resource.iterdir():
-            shutil.copyfile(f, day2 / resource.name / f.name)
+    day2 = later_export(EXPORT / "day1", EXPORT / "day2", root / "export_day2")
     out = {}
     for name, export, as_of in (("day1", EXPORT / "day1", "2026-04-01"), ("day2", day2, "2026-05-01")):
-        result = dbt_builder.build(export, as_of=as_of, keep_as=root / f"{name}.duckdb")
+        result = dbt_builder.build(export, as_of=as_of, keep_as=root / f"{name}.duckdb",
+                                   select=[*SELECT, "+revenue_monthly", "+deferred_revenue_rollforward"])
         assert result.success, result.reason()
         out[name] = root / f"{name}.duckdb"
     return out

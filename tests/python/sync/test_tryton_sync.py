@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import pytest
 
-from .conftest import PROJECT, TRYTON_PASSWORD, tryton_client, tryton_settings
+from .conftest import PROJECT, TRYTON_PASSWORD, books_fixture_ties, tryton_client, tryton_settings
 from .test_crash_recovery import RUNNER
 
 pytestmark = pytest.mark.tryton
@@ -218,17 +218,8 @@ def test_the_password_never_leaves_the_environment(sync_setup, sync_warehouses, 
 def test_every_case_of_the_books_fixture_ties_in_tryton(sync_setup, books_warehouses, tryton):
     """fixtures/books_export in Tryton: day A then day B, and reconcile ties to ar_aging and customer_balances
     after each (the hand-worked receivable 22.00 and customer balance 0.00 / 30.00 per its README)."""
-    from orb_finance.sync import reconcile as rc
-
     sync_setup.write(**tryton_settings(tryton))
-    for warehouse, balance in ((books_warehouses.day_a, D("0")), (books_warehouses.day_b, D("30.00"))):
-        result = sync_setup.run(warehouse)
-        assert result.ok, result.failures
-        report = rc.reconcile(sync_setup.settings(), warehouse, by_customer=True)
-        assert report.ok, [rc.describe(l) for l in report.differences + report.customers if l.status == rc.DIFFERS]
-        lines = {(l.check, l.customer_id): l for l in report.customers}
-        assert lines[("receivable", "cus_dana")].books == D("22.00")
-        assert lines.get(("customer_balance", "cus_dana"), rc.Line("", "", D(0), D(0))).books == balance
+    books_fixture_ties(sync_setup, books_warehouses)
 
 
 @pytest.mark.slow
