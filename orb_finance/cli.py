@@ -16,6 +16,7 @@ from .errors import OrbFinanceError
 
 console = Console()
 err_console = Console(stderr=True)
+EXIT_SYNC_FAILURES = 4           # as `orbfin nightly`: records failed (in this run or an earlier one) and not retried
 
 
 def _cmd_generate_sample(args: argparse.Namespace) -> int:
@@ -119,11 +120,17 @@ def _cmd_sync_run(args: argparse.Namespace) -> int:
                           markup=False, highlight=False, soft_wrap=True)
     if result.skips:
         console.print(f"{len(result.skips)} object(s) skipped; reasons: orbfin sync records --skipped")
+    for note in result.notes:
+        console.print(note, markup=False, highlight=False, soft_wrap=True)
     if result.aborted:
         raise OrbFinanceError(f"sync stopped: {result.aborted} (records in flight stay pending; run again)")
-    if result.failures:
-        err_console.print(f"{len(result.failures)} record(s) failed; fix the cause, then orbfin sync retry RECORD_ID")
-        return 1
+    snap = sync.snapshot(args.config)
+    outstanding = snap.failed if snap else []
+    if outstanding:             # failures are never retried by themselves: every run says so, as the nightly does
+        err_console.print(f"{len(outstanding)} object(s) failed to sync ({len(result.failures)} in this run); fix the "
+                          "cause, then orbfin sync retry RECORD_ID (orbfin sync records --status failed)",
+                          markup=False, highlight=False, soft_wrap=True)
+        return EXIT_SYNC_FAILURES
     return 0
 
 
