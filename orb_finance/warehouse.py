@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -151,10 +152,17 @@ def build(
     show_progress: bool = True,
     target: str = "duckdb",
     spark_warehouse: str | os.PathLike[str] | None = None,
+    full_refresh: bool = False,
 ) -> DbtResult:
     """`dbt build` of the whole project (or a selection): into `duckdb_path`, or on Spark (`target="spark"`,
-    tables written as parquet under `spark_warehouse`)."""
+    tables written as parquet under `spark_warehouse`).
+
+    On DuckDB staging is incremental: a warehouse that already holds staged tables merges only the delivery
+    files it has not processed (macros/staging/orb_incremental.sql); `full_refresh` rebuilds from every file.
+    """
     args = ["build", *extra_args]
+    if full_refresh:
+        args.append("--full-refresh")
     if select:
         # Only the tests whose parents are all selected: an integrity test that also reads the marts
         # must not run (and fail) in a staging-only build.
@@ -279,6 +287,9 @@ class SwapResult:
     swapped: bool
     previous_path: Path | None = None
     problem: str = ""
+    started_from: str = "empty"         # "copy": the live warehouse copied first (an incremental night)
+    copy_seconds: float = 0.0
+    copied_bytes: int = 0
 
     @property
     def success(self) -> bool:
@@ -316,14 +327,18 @@ def build_and_swap(
     console: Console | None = None,
     show_progress: bool = True,
     keep_previous: bool = True,
+    full_refresh: bool = False,
 ) -> SwapResult:
     """`dbt build` into a new DuckDB file beside the live one; replace the live file only if dbt passed.
 
-    dbt exits 0 only when every model, seed and test passed; then the new file is checkpointed (no WAL
-    left), opened once read-only as a check, and renamed over the live path with `os.replace`. A reader
-    holding the old file open keeps reading the old inode; a new reader sees the whole new warehouse. On
-    any failure the new file is deleted and the live warehouse is not touched. With `keep_previous` the old
-    warehouse stays reachable as `<name>.previous.duckdb` (a hard link, no copy).
+    The new file starts as a copy of the live warehouse (its write-ahead log merged first), so dbt merges only
+    the delivery files the live warehouse has not processed (an incremental night); with `full_refresh`, or
+    when there is no live warehouse, it starts empty and stages every file. dbt exits 0 only when every model,
+    seed and test passed; then the new file is checkpointed (no WAL left), opened once read-only as a check,
+    and renamed over the live path with `os.replace`. A reader holding the old file open keeps reading the
+    old inode; a new reader sees the whole new warehouse. On any failure the new file is deleted and the live
+    warehouse is not touched. With `keep_previous` the old warehouse stays reachable as
+    `<name>.previous.duckdb` (a hard link, no copy).
     """
     import fcntl
 
@@ -339,21 +354,38 @@ def build_and_swap(
                 f"another build of {live} is running (it holds {lock_path}); not starting a second one"))
         _remove_duckdb_files(build_path)          # a leftover of a killed run
         try:
+            started_from, copy_seconds, copied = "empty", 0.0, 0
+            if live.exists() and not full_refresh:
+                problem = _settle_live_wal(live)
+                if problem:
+                    return SwapResult(None, live, build_path, False, problem=problem)
+                started = time.monotonic()
+                copied = _copy_file(live, build_path)
+                started_from, copy_seconds = "copy", time.monotonic() - started
             result = build(export_dir, build_path, as_of=as_of, target_path=target_path, console=console,
-                           show_progress=show_progress)
+                           show_progress=show_progress, full_refresh=full_refresh)
             if not result.success:
-                return SwapResult(result, live, build_path, False)
+                return SwapResult(result, live, build_path, False, started_from=started_from,
+                                  copy_seconds=copy_seconds, copied_bytes=copied)
             problem = _finish_build_file(build_path)
             if not problem:
                 problem = _settle_live_wal(live)
             if problem:
-                return SwapResult(result, live, build_path, False, problem=problem)
+                return SwapResult(result, live, build_path, False, problem=problem, started_from=started_from,
+                                  copy_seconds=copy_seconds, copied_bytes=copied)
             kept = _keep_previous(live) if keep_previous else None
             os.replace(build_path, live)
             _fsync_dir(live.parent)
-            return SwapResult(result, live, build_path, True, previous_path=kept)
+            return SwapResult(result, live, build_path, True, previous_path=kept, started_from=started_from,
+                              copy_seconds=copy_seconds, copied_bytes=copied)
         finally:
             _remove_duckdb_files(build_path)      # nothing left behind, whether it was swapped or not
+
+
+def _copy_file(source: Path, target: Path) -> int:
+    """Copy the live warehouse to the side file (the kernel copies: copy_file_range/sendfile); its size."""
+    shutil.copyfile(source, target)
+    return target.stat().st_size
 
 
 def _finish_build_file(path: Path) -> str:
@@ -423,8 +455,6 @@ def _keep_previous(live: Path) -> Path | None:
 
 
 def _remove_duckdb_files(path: Path) -> None:
-    import shutil
-
     for p in (path, Path(f"{path}.wal")):
         p.unlink(missing_ok=True)
     tmp = Path(f"{path}.tmp")                     # DuckDB's spill directory
