@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final
 
@@ -120,12 +121,13 @@ class DailyLayout:
             self.con.unregister("delivered_rows")
 
     def add_query(self, resource: str, sql: str) -> None:
-        """Rows of a query with the resource's columns plus `_at` and `_resent` (ordered by id for a stable order)."""
+        """Rows of a query with the resource's columns plus `_at` and `_resent` (ordered by id and updated_at: a total,
+        reproducible order)."""
         table = self._table(resource)
         cols = ", ".join(f'"{c}"' for c, _ in schema.RESOURCES[resource])
         start = self._next_seq[resource]
         self.con.execute(f"""INSERT INTO {table}
-            SELECT {cols}, _at, _resent, {start} + row_number() OVER (ORDER BY id, _resent) - 1
+            SELECT {cols}, _at, _resent, {start} + row_number() OVER (ORDER BY id, updated_at, _resent) - 1
             FROM ({sql}) AS q""")
         self._next_seq[resource] = self.con.execute(f"SELECT coalesce(max(_seq), -1) + 1 FROM {table}").fetchall()[0][0]
 
@@ -156,16 +158,31 @@ class DailyLayout:
                          AND _at > _day * {DAY} AND _at <= _day * {DAY} + {CUT} THEN 1 ELSE 0 END""")
 
     def write(self, pending: Path, fmt: str, select_expr) -> dict[int, list[str]]:
-        """Write every file under `pending/<resource>/`; returns {night: [resource/file name, ...]}."""
+        """Write every file under `pending/<resource>/`; returns {night: [resource/file name, ...]}.
+
+        Each resource is converted to its file types and sorted by day, batch and emission order once (DuckDB's
+        sort spills to disk); then every file is one single-threaded COPY of its rows in that order, two
+        resources at a time, so the bytes are reproducible."""
         nights: dict[int, list[str]] = defaultdict(list)
-        self.rows: Counter[str] = Counter()
-        self.con.execute("SET threads = 1")      # one writer: rows keep their order, the files are reproducible
+        self.rows: Counter[str] = Counter({r: self.con.execute(f"SELECT count(*) FROM acc_{r}").fetchall()[0][0]
+                                           for r in self._created})
+        pending.mkdir(parents=True, exist_ok=True)
+        largest_first = sorted(self._created, key=lambda r: (-self.rows[r], r))
+        for resource in largest_first:
+            exprs = ", ".join(f'{select_expr(c, k, fmt)} AS "{c}"' for c, k in schema.RESOURCES[resource])
+            self.con.execute(f"""CREATE TABLE sorted_{resource} AS SELECT {exprs}, _day, _part, _seq
+                FROM acc_{resource} ORDER BY _day, _part, _seq;
+                DROP TABLE acc_{resource}""")
+        self.con.execute("SET threads = 1")
         try:
-            for resource in sorted(self._created):
-                for name in self._write_resource(resource, pending, fmt, select_expr):
-                    nights[_night_of(name)].append(f"{resource}/{name}")
+            with ThreadPoolExecutor(2, thread_name_prefix="orb-daily") as pool:
+                written = dict(zip(largest_first, pool.map(lambda r: self._write_resource(r, pending, fmt),
+                                                           largest_first)))
         finally:
             self.con.execute("SET threads = 2")
+        for resource in sorted(written):
+            for name in written[resource]:
+                nights[_night_of(name)].append(f"{resource}/{name}")
         for night in range(min(nights), self.last_day + 1):
             if not redelivery_night(night, self.seed):
                 continue
@@ -175,29 +192,25 @@ class DailyLayout:
                     nights[night].append(f"{resource}/{again}")
         return dict(nights)
 
-    def _write_resource(self, resource: str, pending: Path, fmt: str, select_expr) -> list[str]:
+    def _write_resource(self, resource: str, pending: Path, fmt: str) -> list[str]:
         folder = pending / resource
-        staging = pending / f".partitions-{resource}"
-        shutil.rmtree(staging, ignore_errors=True)
-        pending.mkdir(parents=True, exist_ok=True)
-        exprs = ", ".join(f'{select_expr(c, k, fmt)} AS "{c}"' for c, k in schema.RESOURCES[resource])
+        folder.mkdir(parents=True, exist_ok=True)
+        columns = ", ".join(f'"{c}"' for c, _ in schema.RESOURCES[resource])
         ext = _extension(resource, fmt)
         options = {"parquet": "FORMAT parquet, COMPRESSION zstd", "jsonl": "FORMAT json",
                    "csv": "FORMAT csv, HEADER true" + (", COMPRESSION gzip" if ext == "csv.gz" else "")}[fmt]
-        file_key = f"strftime(DATE '1970-01-01' + CAST(_day AS INTEGER), '%Y-%m-%d') || '-' || lpad(CAST(_part AS VARCHAR), 4, '0')"
-        self.con.execute(f"""COPY (SELECT {exprs}, {file_key} AS _file FROM acc_{resource} ORDER BY _day, _part, _seq)
-            TO '{staging}' ({options}, PARTITION_BY (_file), OVERWRITE_OR_IGNORE)""")
-        self.rows[resource] = self.con.execute(f"SELECT count(*) FROM acc_{resource}").fetchall()[0][0]
-        folder.mkdir(parents=True, exist_ok=True)
+        table = f"sorted_{resource}"
+        cur = self.con.cursor()
         names = []
-        for part_dir in sorted(staging.iterdir()):
-            written = sorted(part_dir.iterdir())
-            if len(written) != 1:
-                raise RuntimeError(f"expected one file in {part_dir}, found {len(written)}")
-            name = f"{part_dir.name.split('=', 1)[1]}.{ext}"
-            os.replace(written[0], folder / name)
-            names.append(name)
-        shutil.rmtree(staging)
+        try:
+            for day, part in cur.execute(f"SELECT DISTINCT _day, _part FROM {table} ORDER BY 1, 2").fetchall():
+                name = f"{file_stem(day, part)}.{ext}"
+                cur.execute(f"""COPY (SELECT {columns} FROM {table} WHERE _day = {day} AND _part = {part} ORDER BY _seq)
+                    TO '{folder / name}' ({options})""")
+                names.append(name)
+            cur.execute(f"DROP TABLE {table}")
+        finally:
+            cur.close()
         return names
 
     def _redeliver(self, folder: Path, day: int) -> str | None:
