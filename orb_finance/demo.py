@@ -27,7 +27,8 @@ def run(*, customers: int, months: int, seed: int, console: Console, err_console
     console.print(summary.render())
 
     as_of = (SAMPLE_END - timedelta(days=1)).isoformat()
-    result = warehouse.build(export_dir, db_path, as_of=as_of, console=err_console)
+    # the sample was just written again: stage every file (an incremental build would refuse rewritten files)
+    result = warehouse.build(export_dir, db_path, as_of=as_of, console=err_console, full_refresh=True)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(result.counts().items()))
     if not result.success:
         raise OrbFinanceError(f"dbt build failed ({counts}): {result.reason()}")

@@ -153,16 +153,23 @@ def build(
     target: str = "duckdb",
     spark_warehouse: str | os.PathLike[str] | None = None,
     full_refresh: bool = False,
+    merged_rows_tests: bool = False,
+    skip_unit_tests: bool = False,
 ) -> DbtResult:
     """`dbt build` of the whole project (or a selection): into `duckdb_path`, or on Spark (`target="spark"`,
     tables written as parquet under `spark_warehouse`).
 
     On DuckDB staging is incremental: a warehouse that already holds staged tables merges only the delivery
     files it has not processed (macros/staging/orb_incremental.sql); `full_refresh` rebuilds from every file.
+    `merged_rows_tests`: the staging tests check only the rows this build merged (the nightly's incremental
+    builds, thrown away unless every test passes); `skip_unit_tests`: leave out dbt's unit tests (they depend on
+    the code alone, which they already passed).
     """
     args = ["build", *extra_args]
     if full_refresh:
         args.append("--full-refresh")
+    if skip_unit_tests:
+        args += ["--exclude", "test_type:unit"]
     if select:
         # Only the tests whose parents are all selected: an integrity test that also reads the marts
         # must not run (and fail) in a staging-only build.
@@ -170,7 +177,7 @@ def build(
         if "--indirect-selection" not in extra_args:
             args += ["--indirect-selection", "cautious"]
     dbt_vars: dict[str, object] = {"as_of_date": as_of} if as_of else {}
-    extra_env: dict[str, str] = {}
+    extra_env: dict[str, str] = {"ORB_STAGING_TESTS": "merged"} if merged_rows_tests else {}
     if target != "duckdb":
         args += ["--target", target]
     if target == "spark":
@@ -355,19 +362,22 @@ def build_and_swap(
         _remove_duckdb_files(build_path)          # a leftover of a killed run
         try:
             started_from, copy_seconds, copied = "empty", 0.0, 0
-            if live.exists() and not full_refresh:
+            code = project_code_digest()
+            if live.exists() and not full_refresh and _incremental_from(live, export_dir, code):
                 problem = _settle_live_wal(live)
                 if problem:
                     return SwapResult(None, live, build_path, False, problem=problem)
                 started = time.monotonic()
                 copied = _copy_file(live, build_path)
                 started_from, copy_seconds = "copy", time.monotonic() - started
+            unit_tested = started_from == "copy"
             result = build(export_dir, build_path, as_of=as_of, target_path=target_path, console=console,
-                           show_progress=show_progress, full_refresh=full_refresh)
+                           show_progress=show_progress, full_refresh=full_refresh,
+                           merged_rows_tests=started_from == "copy", skip_unit_tests=unit_tested)
             if not result.success:
                 return SwapResult(result, live, build_path, False, started_from=started_from,
                                   copy_seconds=copy_seconds, copied_bytes=copied)
-            problem = _finish_build_file(build_path)
+            problem = _finish_build_file(build_path, unit_tested_code=code)
             if not problem:
                 problem = _settle_live_wal(live)
             if problem:
@@ -388,15 +398,56 @@ def _copy_file(source: Path, target: Path) -> int:
     return target.stat().st_size
 
 
-def _finish_build_file(path: Path) -> str:
-    """Checkpoint the freshly built file (its WAL merged and gone) and check it opens with marts in it."""
+def project_code_digest() -> str:
+    """A digest of what dbt's unit tests depend on: every file of the dbt project (models, macros, seeds, tests,
+    dbt_project.yml) and the versions of dbt and DuckDB."""
+    import hashlib
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    files = [paths.PROJECT_ROOT / "dbt_project.yml"]
+    for folder in ("models", "macros", "seeds", "tests/dbt"):
+        files += sorted(p for p in (paths.PROJECT_ROOT / folder).rglob("*") if p.is_file())
+    for f in files:
+        digest.update(str(f.relative_to(paths.PROJECT_ROOT)).encode() + b"\0" + f.read_bytes() + b"\0")
+    for package in ("dbt-core", "dbt-duckdb", "duckdb"):
+        digest.update(f"{package}=={version(package)}".encode())
+    return digest.hexdigest()
+
+
+def _incremental_from(live: Path, export_dir, code: str) -> bool:
+    """Whether tonight can start from a copy of the live warehouse: it was built (and its unit tests passed) with
+    this very code, from this export directory. Otherwise the build starts empty: staging would be rebuilt from
+    every file anyway, and rebuilding it inside a copy would leave the file twice its size."""
+    import duckdb
+
+    export = str(paths.resolve(export_dir) if export_dir else paths.export_dir())
+    try:
+        con = duckdb.connect(str(live), read_only=True)
+        try:
+            tested = con.execute("select code_digest from orb_state.unit_tested").fetchall()
+            roots = con.execute("select distinct export_root from orb_state.staged_resources").fetchall()
+        finally:
+            con.close()
+    except duckdb.Error:
+        return False
+    return tested == [(code,)] and roots == [(export,)]
+
+
+def _finish_build_file(path: Path, unit_tested_code: str | None = None) -> str:
+    """Record which code's unit tests this build passed, checkpoint the freshly built file (its WAL merged and
+    gone) and check it opens with marts in it."""
     import duckdb
 
     wal = Path(f"{path}.wal")
     try:
-        if wal.exists():
+        if wal.exists() or unit_tested_code:
             con = duckdb.connect(str(path))
             try:
+                if unit_tested_code:
+                    con.execute("create schema if not exists orb_state")
+                    con.execute("create or replace table orb_state.unit_tested as select ? as code_digest, "
+                                "cast(now() as timestamp) as tested_at", [unit_tested_code])
                 con.execute("checkpoint")
             finally:
                 con.close()

@@ -35,7 +35,8 @@ from orb_finance import warehouse  # noqa: E402
 
 MEMORY_LIMIT = os.environ.get("ORB_DUCKDB_MEMORY_LIMIT", "3GB")
 
-# Runs one step in a fresh interpreter: its wall time and the peak RSS of it and its children (dbt runs as one).
+# Runs one step in a fresh interpreter: its wall time, its CPU time and the peak RSS of it and its children (dbt
+# runs as one). CPU seconds compare steps fairly when other processes share the machine.
 STEP = r'''
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
@@ -43,9 +44,9 @@ started = time.monotonic()
 namespace = {}
 exec(sys.argv[2], namespace)
 out = namespace.get("out", {})
-own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-out.update(seconds=time.monotonic() - started, peak_rss_mb=max(own, children))
+own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+out.update(seconds=time.monotonic() - started, peak_rss_mb=max(own.ru_maxrss, children.ru_maxrss) / 1024,
+           cpu_seconds=own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime)
 print("STEP " + json.dumps(out, default=str))
 '''
 

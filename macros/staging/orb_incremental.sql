@@ -6,8 +6,8 @@
     processed_files    one row per delivery file merged into staging: resource, path, format, size_bytes,
                        modified_at (the file's mtime, to the second), row_count, processed_at;
     staged_resources   per resource: the export root and the code fingerprint its staged table was built with;
-    delivery_listing   every entry of the resource directories, as listed by this run's hook;
-    delivery_plan      the files this run reads, per resource (all of them, or the new ones).
+    delivery_plan      the files this run reads, per resource (all of them, or the new ones);
+    tested_files       the files whose staged rows the staging tests read this run (dbt_project.yml `where`).
   register_orb_sources decides per resource (full or incremental) and writes delivery_plan; each staging
   model merges (orb_merge_with_staged) and records what it read in a post-hook (orb_record_deliveries), in its
   own transaction, so processed_files never runs ahead of the staged rows.
@@ -19,6 +19,18 @@
                   ~ "format varchar, size_bytes bigint, modified_at timestamp, row_count bigint, processed_at timestamp)") %}
   {% do run_query("create table if not exists orb_state.staged_resources (resource varchar, export_root varchar, "
                   ~ "code_fingerprint varchar, last_mode varchar, files_read bigint, built_at timestamp)") %}
+{% endmacro %}
+
+
+{#- Which staged rows the staging tests check: `all` (every delivery file's) or `merged` (the files this build
+    read; what the nightly asks for on an incremental night, whose build is thrown away unless every test passes). -#}
+{% macro orb_scope_staging_tests(scope) %}
+  {% if scope not in ('all', 'merged') %}
+    {{ exceptions.raise_compiler_error("ORB_STAGING_TESTS must be 'all' or 'merged', not '" ~ scope ~ "'") }}
+  {% endif %}
+  {% do run_query("create or replace table orb_state.tested_files as select path from "
+                  ~ ("orb_state.delivery_plan" if scope == 'merged'
+                     else "delivery_listing where format is not null and not is_hidden")) %}
 {% endmacro %}
 
 
@@ -58,22 +70,30 @@
 
 
 {#- The last step of every staging model. A full build: the staged rows of every file. An incremental night:
-    the rows of the new files plus the staged rows of the keys they touch, reduced again to one row per key by
-    the same rule (greatest updated_at, then the file whose name sorts last, then the later record; events by
-    file and record), which dbt's delete+insert then puts in place of those keys. The rule is associative, so
-    the result is the full build's, whatever the order files arrive in (a late re-delivery sorts by its name). -#}
+    the rows of the new files that win against the row already staged for their key by the same rule
+    (greatest updated_at, then the file whose name sorts last, then the later record; events by file and
+    record), or whose key is new; dbt's delete+insert then puts them in place of those keys, and a staged row
+    that wins stays as it is. The rule is a maximum, so the result is the full build's whatever the order the
+    files arrive in (a late re-delivery competes by its name). Only the key and the ordering columns of the
+    staged table are read. -#}
 {% macro orb_merge_with_staged(relation) %}
   {%- if is_incremental() -%}
     {%- set key = config.get('unique_key') -%}
-    {%- set by_file = 'source_file desc, source_row desc' -%}
-    {%- set order = by_file if orb_row_rule() in ('event', 'feed') else 'updated_at desc, ' ~ by_file -%}
-select * from (
-    select * from {{ relation }}
-    union all by name
-    select * from {{ this }}
+    {%- set by_file = "(new.source_file > staged.source_file or (new.source_file = staged.source_file and new.source_row > staged.source_row))" -%}
+    {%- if orb_row_rule() in ('event', 'feed') -%}
+      {%- set wins = by_file -%}
+    {%- else -%}
+      {%- set wins = "(new.updated_at > staged.updated_at or (new.updated_at = staged.updated_at and " ~ by_file ~ "))" -%}
+    {%- endif -%}
+select new.*
+from {{ relation }} as new
+left join (
+    select {{ key }}, {{ 'updated_at, ' if orb_row_rule() not in ('event', 'feed') }}source_file, source_row
+    from {{ this }}
     where {{ key }} in (select {{ key }} from {{ relation }})
-) as merged
-qualify row_number() over (partition by {{ key }} order by {{ order }}) = 1
+) as staged
+    on staged.{{ key }} = new.{{ key }}
+where staged.{{ key }} is null or {{ wins }}
   {%- else -%}
 select * from {{ relation }}
   {%- endif -%}

@@ -97,6 +97,7 @@
     {% endif %}
     {% set fingerprint = orb_code_fingerprint() %}
     {% set modes = orb_plan_deliveries(root, sources, fingerprint) %}
+    {% do orb_scope_staging_tests(env_var('ORB_STAGING_TESTS', 'all')) %}
 
     {% set views = orb_source_views(root, sources) %}
     {% if views.problems %}
@@ -110,7 +111,7 @@
     {# What the staging models and their post-hooks read while this run lasts (one process, one graph). #}
     {% do graph.update({'orb_source_types': views.types,
                         'orb_delivery_plan': {'root': root, 'fingerprint': fingerprint, 'modes': modes}}) %}
-    {% set counts = run_query("select (select count(*) from orb_state.delivery_listing where format is not null and not is_hidden), "
+    {% set counts = run_query("select (select count(*) from delivery_listing where format is not null and not is_hidden), "
                               ~ "(select count(*) from orb_state.delivery_plan)").rows[0] %}
     {% set incremental = modes.values() | select('equalto', 'incremental') | list | length %}
     {% do log("Orb export " ~ root ~ ": " ~ counts[0] ~ " delivery files, " ~ counts[1] ~ " read by this build ("
@@ -119,13 +120,14 @@
 {% endmacro %}
 
 
-{#- orb_state.delivery_listing: every file directly in a resource directory (path, size_bytes, modified_at,
+{#- delivery_listing (a temporary table: nothing is written before the export is known to be usable): every
+    file directly in a resource directory (path, size_bytes, modified_at,
     resource, file_name, is_hidden, format). Returns the problems: a file that is not a delivery, a folder
     inside a resource directory (names starting with '.' or '_' are ignored, as the nightly's check does). -#}
 {% macro orb_list_deliveries(root, sources) %}
   {% set names = orb_sql_list(sources | map(attribute='name') | list) %}
   {% set offset = (root | length) + 2 %}
-  {% do run_query("create or replace table orb_state.delivery_listing as
+  {% do run_query("create or replace temp table delivery_listing as
     with entries as (
         select filename as path, size as size_bytes, cast(last_modified as timestamp) as modified_at,
                split_part(substr(filename, " ~ offset ~ "), '/', 1) as resource,
@@ -139,7 +141,7 @@
   {% set found = run_query("
     select path, path || ': not a delivery file (expected .parquet, .csv, .csv.gz, .jsonl, .ndjson); '
                  || 'a delivery still being copied, or a stray file: remove or rename it' as problem
-    from orb_state.delivery_listing where format is null and not is_hidden
+    from delivery_listing where format is null and not is_hidden
     union all
     select file, file || ': a folder inside a resource directory (deliveries are files directly in '
                  || parent || '/): remove or move it'
@@ -150,7 +152,7 @@
     where list_contains(" ~ names ~ ", resource) and not starts_with(name, '.') and not starts_with(name, '_')
     order by 1") %}
   {% set problems = found.rows | map(attribute=1) | list %}
-  {% set present = run_query("select distinct resource from orb_state.delivery_listing where format is not null and not is_hidden").rows | map(attribute=0) | list %}
+  {% set present = run_query("select distinct resource from delivery_listing where format is not null and not is_hidden").rows | map(attribute=0) | list %}
   {% for src in sources if src.meta.get('required_resource') and src.name not in present %}
     {% do problems.append("required resource '" ~ src.name ~ "' has no delivery files in " ~ root ~ "/" ~ src.name
                            ~ "/ (expected *.parquet, *.csv, *.csv.gz or *.jsonl)") %}
@@ -191,7 +193,7 @@
   {% set changed = run_query("
     select p.path, l.path is null as removed, p.size_bytes, l.size_bytes, p.modified_at, l.modified_at
     from orb_state.processed_files as p
-    left join orb_state.delivery_listing as l on l.path = p.path
+    left join delivery_listing as l on l.path = p.path
     where list_contains(" ~ incremental ~ ", p.resource)
       and (l.path is null or l.size_bytes <> p.size_bytes or l.modified_at <> p.modified_at)
     order by p.path") %}
@@ -218,7 +220,7 @@
   {% endfor %}
   {% do run_query("create or replace table orb_state.delivery_plan as
     select l.resource, l.path, l.format, l.size_bytes, l.modified_at
-    from orb_state.delivery_listing as l
+    from delivery_listing as l
     where l.format is not null and not l.is_hidden
       and (list_contains(" ~ full ~ ", l.resource)
            or not exists (select 1 from orb_state.processed_files as p where p.path = l.path))

@@ -62,11 +62,12 @@ class ExportWriter:
         self.rows: Counter[str] = Counter()
         self.files = 0
         self.bytes = 0
-        self.con = duckdb.connect()
+        self._spill = tempfile.TemporaryDirectory(prefix="orb-export-")   # where DuckDB spills past the limit
+        # the daily layout keeps every row until the end: in a database file there, not in memory
+        self.con = duckdb.connect(f"{self._spill.name}/layout.duckdb" if daily_seed is not None else ":memory:")
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute(f"SET threads = {threads}")
         self.con.execute(f"SET memory_limit = '{memory_limit}'")
-        self._spill = tempfile.TemporaryDirectory(prefix="orb-export-")   # where DuckDB spills past the limit
         self.con.execute(f"SET temp_directory = '{self._spill.name}'")
         self.con.execute("SET preserve_insertion_order = true")
         self.lock_steps = locks.steps()
