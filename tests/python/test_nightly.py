@@ -517,6 +517,7 @@ def test_a_small_export_passes(tiny_export):
     (lambda r: (r / "credit_note" / "2026-11-01-0000.jsonl").write_text("not json\n"), "{r}/credit_note/2026-11-01-0000.jsonl: the first line is not JSON"),
     (lambda r: (r / "credit_note" / "2026-11-02.json").write_text("{}"), "{r}/credit_note/2026-11-02.json: not a delivery file"),
     (lambda r: (r / "invoice_metadata" / "x.csv.gz").write_bytes(b"not gzip"), "{r}/invoice_metadata/x.csv.gz: not a readable gzip file"),
+    (lambda r: (r / "credit_note" / "2026-11").mkdir(), "{r}/credit_note/2026-11: a folder inside a resource directory (deliveries are files directly in {r}/credit_note/)"),
 ])
 def test_a_broken_export_names_the_file(tiny_export, breakage, message):
     breakage(tiny_export)
