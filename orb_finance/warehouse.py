@@ -150,6 +150,7 @@ def build(
     target_path: str | os.PathLike[str] | None = None,
     console: Console | None = None,
     show_progress: bool = True,
+    extra_env: dict[str, str] | None = None,
     target: str = "duckdb",
     spark_warehouse: str | os.PathLike[str] | None = None,
     full_refresh: bool = False,
@@ -177,7 +178,7 @@ def build(
         if "--indirect-selection" not in extra_args:
             args += ["--indirect-selection", "cautious"]
     dbt_vars: dict[str, object] = {"as_of_date": as_of} if as_of else {}
-    extra_env: dict[str, str] = {"ORB_STAGING_TESTS": "merged"} if merged_rows_tests else {}
+    extra_env = {**(extra_env or {}), **({"ORB_STAGING_TESTS": "merged"} if merged_rows_tests else {})}
     if target != "duckdb":
         args += ["--target", target]
     if target == "spark":
@@ -285,6 +286,12 @@ class _progress:
 
 # --- the nightly's atomic swap ----------------------------------------------------------------------------
 
+# DuckDB's memory limit on an incremental night (unless ORB_DUCKDB_MEMORY_LIMIT is set): the night reads a day's
+# files, and merging them and rebuilding the marts stays fast within it (scripts/bench.py). A full build keeps the
+# profile's (3 GB by default): it stages every file.
+NIGHT_MEMORY_LIMIT = "1500MB"
+
+
 @dataclass
 class SwapResult:
     """A build into a side file and, when it passed, its swap onto the live warehouse."""
@@ -370,10 +377,17 @@ def build_and_swap(
                 started = time.monotonic()
                 copied = _copy_file(live, build_path)
                 started_from, copy_seconds = "copy", time.monotonic() - started
-            unit_tested = started_from == "copy"
-            result = build(export_dir, build_path, as_of=as_of, target_path=target_path, console=console,
-                           show_progress=show_progress, full_refresh=full_refresh,
-                           merged_rows_tests=started_from == "copy", skip_unit_tests=unit_tested)
+            incremental = started_from == "copy"
+            memory = {} if os.environ.get("ORB_DUCKDB_MEMORY_LIMIT") or not incremental else {
+                "ORB_DUCKDB_MEMORY_LIMIT": NIGHT_MEMORY_LIMIT}
+            result = build(export_dir, build_path, as_of=as_of, console=console, show_progress=show_progress,
+                           # dbt's state per kind of night: the memory limit is part of dbt's profile, and a
+                           # profile that changes from one run to the next costs dbt a full parse
+                           target_path=(paths.resolve(target_path) / ("incremental" if incremental else "full")
+                                        if target_path else None),
+                           full_refresh=full_refresh,
+                           extra_args=_incremental_selection(build_path, export_dir) if incremental else (),
+                           merged_rows_tests=incremental, skip_unit_tests=incremental, extra_env=memory)
             if not result.success:
                 return SwapResult(result, live, build_path, False, started_from=started_from,
                                   copy_seconds=copy_seconds, copied_bytes=copied)
@@ -413,6 +427,33 @@ def project_code_digest() -> str:
     for package in ("dbt-core", "dbt-duckdb", "duckdb"):
         digest.update(f"{package}=={version(package)}".encode())
     return digest.hexdigest()
+
+
+def _incremental_selection(copy: Path, export_dir) -> list[str]:
+    """What an incremental night builds: the staging models of the resources with delivery files the copy has not
+    processed, and every seed, intermediate model and mart (dbt's default, eager, test selection adds the tests
+    of those, relationship tests from a merged resource to an unchanged one included). A resource without a new
+    file keeps its staged table and its tests' last results: nothing it holds changed. (The source hook still
+    checks every resource's processed files for rewrites and removals.)"""
+    import duckdb
+
+    from .validate import is_delivery_file, source_resources
+
+    export = paths.resolve(export_dir) if export_dir else paths.export_dir()
+    con = duckdb.connect(str(copy), read_only=True)
+    try:
+        processed = {r[0] for r in con.execute("select path from orb_state.processed_files").fetchall()}
+        staged = {r[0] for r in con.execute("select resource from orb_state.staged_resources").fetchall()}
+    finally:
+        con.close()
+    to_merge = []
+    for resource in sorted(source_resources()):
+        folder = export / resource
+        files = [str(p) for p in folder.iterdir() if p.is_file() and is_delivery_file(p.name)
+                 and not p.name.startswith((".", "_"))] if folder.is_dir() else []
+        if resource not in staged or any(f not in processed for f in files):
+            to_merge.append(f"stg_orb__{resource}")
+    return ["--select", *to_merge, "path:seeds", "path:models/intermediate", "path:models/marts"]
 
 
 def _incremental_from(live: Path, export_dir, code: str) -> bool:
