@@ -20,11 +20,17 @@ EXIT_SYNC_FAILURES = 4           # as `orbfin nightly`: records failed (in this 
 
 
 def _cmd_generate_sample(args: argparse.Namespace) -> int:
+    if args.append_day:
+        from .exports.deliveries import append_day
+
+        console.print(append_day(paths.resolve(args.out)).render())
+        return 0
     from .exports.generate import generate_sample
 
     summary = generate_sample(
         out_dir=paths.resolve(args.out), customers=args.customers, months=args.months, seed=args.seed,
-        fmt=args.format, end_date=args.end_date, console=err_console,
+        fmt=args.format, end_date=args.end_date, console=err_console, layout=args.deliveries,
+        hold_back_days=args.hold_back_days,
     )
     console.print(summary.render())
     return 0
@@ -36,7 +42,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
     dbt_vars = reporting_vars(args.reporting_currency, args.fx_rates)
     result = warehouse.build(args.export_dir, args.duckdb_path, as_of=args.as_of, select=args.select, console=err_console,
-                             target=args.target, spark_warehouse=args.spark_warehouse, dbt_vars=dbt_vars)
+                             target=args.target, spark_warehouse=args.spark_warehouse, dbt_vars=dbt_vars,
+                             full_refresh=args.full_refresh)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts().items()))
     if not result.success:
         raise OrbFinanceError(f"dbt build failed after {result.elapsed:.1f}s ({counts}): {result.reason()}")
@@ -69,7 +76,8 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
 
     result = nightly.run(args.export_dir, as_of=args.as_of, config=args.config, duckdb_path=args.duckdb_path,
                          reports_dir=args.reports_dir, max_age_hours=args.max_age_hours, skip_build=args.skip_build,
-                         reporting_currency=args.reporting_currency, fx_rates=args.fx_rates, console=err_console)
+                         reporting_currency=args.reporting_currency, fx_rates=args.fx_rates,
+                         full_refresh=args.full_refresh, console=err_console)
     console.print(result.table())
     if result.run_json:
         console.print(f"run.json: {result.run_json}", markup=False, highlight=False, soft_wrap=True)
@@ -83,9 +91,10 @@ def _add_nightly_parser(sub) -> None:
     from .validate import DEFAULT_MAX_AGE_HOURS
 
     p = sub.add_parser("nightly", help="validate the export, build and swap the warehouse, sync, write the reports",
-                       description="The nightly job (SPEC §6): validate the export directory; dbt build into a new\n"
-                       "DuckDB file, swapped into place only when every model and test passed; run the accounting\n"
-                       "sync; write reports/<as-of>/ (workbook, CSV files, HTML summary) and run.json.",
+                       description="The nightly job (SPEC §6): validate the export directory; dbt build into a copy of\n"
+                       "the warehouse (merging only the delivery files not yet processed), swapped into place only\n"
+                       "when every model and test passed; run the accounting sync; write reports/<as-of>/ (workbook,\n"
+                       "CSV files, HTML summary) and run.json.",
                        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--export-dir", default=None, help="the Orb export (default: $ORB_EXPORT_PATH)")
     p.add_argument("--as-of", default=None, help="YYYY-MM-DD: AR aging date and report folder name (default: today, UTC)")
@@ -98,6 +107,8 @@ def _add_nightly_parser(sub) -> None:
     p.add_argument("--skip-build", action="store_true",
                    help="keep the warehouse in place (sync and reports only, e.g. after fixing a sync setting)")
     _add_reporting_currency_arguments(p)
+    p.add_argument("--full-refresh", action="store_true",
+                   help="rebuild the warehouse from every delivery file (default: merge only the new ones)")
     p.set_defaults(func=_cmd_nightly)
 
 
@@ -340,6 +351,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--format", choices=["parquet", "csv", "jsonl"], default="parquet")
     p.add_argument("--end-date", default=None, help="first day after the exported history (default 2026-11-01)")
+    p.add_argument("--deliveries", choices=["bulk", "daily"], default="bulk",
+                   help="bulk: one delivery plus one re-delivery per resource (default); daily: one file per "
+                        "resource per day, as Orb delivers")
+    p.add_argument("--hold-back-days", type=int, default=0, metavar="N",
+                   help="with --deliveries daily: keep the last N nights aside, for --append-day")
+    p.add_argument("--append-day", action="store_true",
+                   help="deliver the next held-back night into the daily export in --out (nothing else is needed)")
     p.set_defaults(func=_cmd_generate_sample)
 
     p = sub.add_parser("build", help="dbt build the warehouse from an export directory")
@@ -351,6 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dbt target: the DuckDB file, or Spark (needs the spark extra and Java 17)")
     p.add_argument("--spark-warehouse", default=None, help="with --target spark: where Spark writes its tables")
     _add_reporting_currency_arguments(p)
+    p.add_argument("--full-refresh", action="store_true",
+                   help="stage every delivery file again (default on DuckDB: merge only the files not yet processed)")
     p.set_defaults(func=_cmd_build)
 
     p = sub.add_parser("demo", help="generate a sample export, build the warehouse, print headline numbers")

@@ -30,7 +30,9 @@ def run(*, customers: int, months: int, seed: int, console: Console, err_console
 
     as_of = (SAMPLE_END - timedelta(days=1)).isoformat()
     dbt_vars = reporting_vars(REPORTING_CURRENCY, summary.fx_rates)
-    result = warehouse.build(export_dir, db_path, as_of=as_of, console=err_console, dbt_vars=dbt_vars)
+    # the sample was just written again: stage every file (an incremental build would refuse rewritten files)
+    result = warehouse.build(export_dir, db_path, as_of=as_of, console=err_console, dbt_vars=dbt_vars,
+                             full_refresh=True)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(result.counts().items()))
     if not result.success:
         raise OrbFinanceError(f"dbt build failed ({counts}): {result.reason()}")

@@ -135,6 +135,7 @@ def run(
     reports_dir: str | os.PathLike[str] | None = None,
     max_age_hours: float | None = DEFAULT_MAX_AGE_HOURS,
     skip_build: bool = False,
+    full_refresh: bool = False,
     target_path: str | os.PathLike[str] | None = None,
     console: Console | None = None,
     show_progress: bool = True,
@@ -169,8 +170,8 @@ def run(
         except BlockingIOError:
             raise OrbFinanceError(f"another orbfin nightly for {live} is running (it holds {lock_path}); "
                                   "not starting a second one") from None
-        _run_steps(result, export_dir, config, live, reports_root, max_age_hours, skip_build, target, console,
-                   show_progress, dbt_vars)
+        _run_steps(result, export_dir, config, live, reports_root, max_age_hours, skip_build, full_refresh, target,
+                   console, show_progress, dbt_vars)
         result.finished_at = dt.datetime.now(dt.timezone.utc)
         _write_run_json(result, console)
     return result
@@ -191,7 +192,7 @@ def parse_as_of(value: str | dt.date | None) -> dt.date:
 # --- the steps --------------------------------------------------------------------------------------------
 
 def _run_steps(result: NightlyResult, export_dir, config, live: Path, reports_root: Path, max_age_hours,
-               skip_build: bool, target: Path, console: Console, show_progress: bool,
+               skip_build: bool, full_refresh: bool, target: Path, console: Console, show_progress: bool,
                dbt_vars: dict[str, str]) -> None:
     failures: list[tuple[int, str]] = []
 
@@ -250,14 +251,17 @@ def _run_steps(result: NightlyResult, export_dir, config, live: Path, reports_ro
     else:
         try:
             swap = warehouse.build_and_swap(export, live, as_of=result.as_of.isoformat(), target_path=target,
-                                            console=console, show_progress=show_progress, dbt_vars=dbt_vars)
+                                            console=console, show_progress=show_progress, dbt_vars=dbt_vars,
+                                            full_refresh=full_refresh)
         except Exception as exc:      # dbt could not even start (a disk error, a missing interpreter...)
             swap = warehouse.SwapResult(None, live, warehouse.building_path(live), False,
                                         problem=f"the build could not run: {_one_line(exc)}")
         step.details = {**_build_details(swap), **dbt_vars}
         counts = ", ".join(f"{n} {s}" for s, n in sorted(swap.dbt.counts().items())) if swap.dbt else ""
         if swap.swapped:
-            end(step, t, OK, f"dbt {counts}; swapped into {live}")
+            how = (f"incremental on a copy of the live warehouse ({swap.copy_seconds:.1f}s to copy)"
+                   if swap.started_from == "copy" else "from every delivery file")
+            end(step, t, OK, f"dbt {counts}, {how}; swapped into {live}")
         else:
             kept = f"the warehouse in place ({live}) was not touched" if live.exists() else "no warehouse was written"
             end(step, t, FAILED, error=f"{swap.reason()} ({counts}; {kept})" if counts else f"{swap.reason()} ({kept})")
@@ -346,7 +350,9 @@ def _conclude(result: NightlyResult, failures: list[tuple[int, str]]) -> None:
 def _build_details(swap: warehouse.SwapResult) -> dict[str, Any]:
     details: dict[str, Any] = {"warehouse": str(swap.live_path), "built_in": str(swap.build_path),
                                "swapped": swap.swapped,
-                               "previous": str(swap.previous_path) if swap.previous_path else None}
+                               "previous": str(swap.previous_path) if swap.previous_path else None,
+                               "started_from": swap.started_from, "copy_seconds": round(swap.copy_seconds, 3),
+                               "copied_bytes": swap.copied_bytes}
     if swap.dbt is not None:
         details.update(dbt_counts=dict(sorted(swap.dbt.counts().items())),
                        dbt_seconds=round(swap.dbt.elapsed, 3),

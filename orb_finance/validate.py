@@ -1,8 +1,10 @@
 """Checks an Orb export directory before anything is built (SPEC §2, §6): the nightly's first step.
 
-Owns what "usable" means without running dbt: the required resources have delivery files, every file has a
-delivery extension and can be opened (parquet footer, CSV header line, first JSON line), and the newest
-delivery is fresh enough. Column checks and value parsing stay in dbt (`register_orb_sources`, staging).
+Owns what "usable" means without running dbt: the required resources have delivery files, every entry of a
+resource directory is a file with a delivery extension (no stray file, no nested folder: `orbfin build` and
+`dbt build` refuse the same, word for word, in `register_orb_sources`) that can be opened (parquet footer, CSV
+header line, first JSON line), and the newest delivery is fresh enough. Column checks and value parsing stay
+in dbt (`register_orb_sources`, staging).
 """
 
 from __future__ import annotations
@@ -98,6 +100,18 @@ def is_delivery_file(name: str) -> bool:
     return delivery_format(name) is not None
 
 
+def stray_file_problem(path: Path | str) -> str:
+    """The one message for a file in a resource directory that is not a delivery (the dbt hook
+    register_orb_sources says the same, word for word)."""
+    return (f"{path}: not a delivery file (expected {', '.join(DELIVERY_SUFFIXES)}); "
+            "a delivery still being copied, or a stray file: remove or rename it")
+
+
+def nested_folder_problem(path: Path | str, directory: Path | str) -> str:
+    """The one message for a folder inside a resource directory (the dbt hook says the same)."""
+    return f"{path}: a folder inside a resource directory (deliveries are files directly in {directory}/): remove or move it"
+
+
 def validate_export(export_dir: str | os.PathLike[str], *, max_age_hours: float | None = DEFAULT_MAX_AGE_HOURS,
                     now: dt.datetime | None = None) -> ExportCheck:
     """Check the export; raises ExportError listing every problem, else returns what was found.
@@ -135,12 +149,11 @@ def validate_export(export_dir: str | os.PathLike[str], *, max_age_hours: float 
             if path.name.startswith((".", "_")):
                 continue          # hidden files and markers such as _SUCCESS, as dbt ignores them
             if path.is_dir():
-                warnings.append(f"{path}: a directory inside a resource directory; ignored")
+                problems.append(nested_folder_problem(path, directory))
                 continue
             candidates += 1
             if not is_delivery_file(path.name):
-                problems.append(f"{path}: not a delivery file (expected {', '.join(DELIVERY_SUFFIXES)}); "
-                                "a delivery still being copied, or a stray file: remove or rename it")
+                problems.append(stray_file_problem(path))
                 continue
             problem, rows = _check_readable(path)
             if problem:

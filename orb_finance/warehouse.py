@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -149,13 +150,28 @@ def build(
     target_path: str | os.PathLike[str] | None = None,
     console: Console | None = None,
     show_progress: bool = True,
+    extra_env: dict[str, str] | None = None,
     target: str = "duckdb",
     spark_warehouse: str | os.PathLike[str] | None = None,
     dbt_vars: dict[str, object] | None = None,
+    full_refresh: bool = False,
+    merged_rows_tests: bool = False,
+    skip_unit_tests: bool = False,
 ) -> DbtResult:
     """`dbt build` of the whole project (or a selection): into `duckdb_path`, or on Spark (`target="spark"`,
-    tables written as parquet under `spark_warehouse`); `dbt_vars` are passed on (e.g. reporting_currency)."""
+    tables written as parquet under `spark_warehouse`); `dbt_vars` are passed on (e.g. reporting_currency).
+
+    On DuckDB staging is incremental: a warehouse that already holds staged tables merges only the delivery
+    files it has not processed (macros/staging/orb_incremental.sql); `full_refresh` rebuilds from every file.
+    `merged_rows_tests`: the staging tests check only the rows this build merged (the nightly's incremental
+    builds, thrown away unless every test passes); `skip_unit_tests`: leave out dbt's unit tests (they depend on
+    the code alone, which they already passed).
+    """
     args = ["build", *extra_args]
+    if full_refresh:
+        args.append("--full-refresh")
+    if skip_unit_tests:
+        args += ["--exclude", "test_type:unit"]
     if select:
         # Only the tests whose parents are all selected: an integrity test that also reads the marts
         # must not run (and fail) in a staging-only build.
@@ -163,7 +179,7 @@ def build(
         if "--indirect-selection" not in extra_args:
             args += ["--indirect-selection", "cautious"]
     dbt_vars = {**(dbt_vars or {}), **({"as_of_date": as_of} if as_of else {})}
-    extra_env: dict[str, str] = {}
+    extra_env = {**(extra_env or {}), **({"ORB_STAGING_TESTS": "merged"} if merged_rows_tests else {})}
     if target != "duckdb":
         args += ["--target", target]
     if target == "spark":
@@ -271,6 +287,12 @@ class _progress:
 
 # --- the nightly's atomic swap ----------------------------------------------------------------------------
 
+# DuckDB's memory limit on an incremental night (unless ORB_DUCKDB_MEMORY_LIMIT is set): the night reads a day's
+# files, and merging them and rebuilding the marts stays fast within it (scripts/bench.py). A full build keeps the
+# profile's (3 GB by default): it stages every file.
+NIGHT_MEMORY_LIMIT = "1500MB"
+
+
 @dataclass
 class SwapResult:
     """A build into a side file and, when it passed, its swap onto the live warehouse."""
@@ -280,6 +302,9 @@ class SwapResult:
     swapped: bool
     previous_path: Path | None = None
     problem: str = ""
+    started_from: str = "empty"         # "copy": the live warehouse copied first (an incremental night)
+    copy_seconds: float = 0.0
+    copied_bytes: int = 0
 
     @property
     def success(self) -> bool:
@@ -318,14 +343,18 @@ def build_and_swap(
     show_progress: bool = True,
     keep_previous: bool = True,
     dbt_vars: dict[str, object] | None = None,
+    full_refresh: bool = False,
 ) -> SwapResult:
     """`dbt build` into a new DuckDB file beside the live one; replace the live file only if dbt passed.
 
-    dbt exits 0 only when every model, seed and test passed; then the new file is checkpointed (no WAL
-    left), opened once read-only as a check, and renamed over the live path with `os.replace`. A reader
-    holding the old file open keeps reading the old inode; a new reader sees the whole new warehouse. On
-    any failure the new file is deleted and the live warehouse is not touched. With `keep_previous` the old
-    warehouse stays reachable as `<name>.previous.duckdb` (a hard link, no copy).
+    The new file starts as a copy of the live warehouse (its write-ahead log merged first), so dbt merges only
+    the delivery files the live warehouse has not processed (an incremental night); with `full_refresh`, or
+    when there is no live warehouse, it starts empty and stages every file. dbt exits 0 only when every model,
+    seed and test passed; then the new file is checkpointed (no WAL left), opened once read-only as a check,
+    and renamed over the live path with `os.replace`. A reader holding the old file open keeps reading the
+    old inode; a new reader sees the whole new warehouse. On any failure the new file is deleted and the live
+    warehouse is not touched. With `keep_previous` the old warehouse stays reachable as
+    `<name>.previous.duckdb` (a hard link, no copy).
     """
     import fcntl
 
@@ -341,32 +370,128 @@ def build_and_swap(
                 f"another build of {live} is running (it holds {lock_path}); not starting a second one"))
         _remove_duckdb_files(build_path)          # a leftover of a killed run
         try:
-            result = build(export_dir, build_path, as_of=as_of, target_path=target_path, console=console,
-                           show_progress=show_progress, dbt_vars=dbt_vars)
+            started_from, copy_seconds, copied = "empty", 0.0, 0
+            code = project_code_digest()
+            if live.exists() and not full_refresh and _incremental_from(live, export_dir, code):
+                problem = _settle_live_wal(live)
+                if problem:
+                    return SwapResult(None, live, build_path, False, problem=problem)
+                started = time.monotonic()
+                copied = _copy_file(live, build_path)
+                started_from, copy_seconds = "copy", time.monotonic() - started
+            incremental = started_from == "copy"
+            memory = {} if os.environ.get("ORB_DUCKDB_MEMORY_LIMIT") or not incremental else {
+                "ORB_DUCKDB_MEMORY_LIMIT": NIGHT_MEMORY_LIMIT}
+            result = build(export_dir, build_path, as_of=as_of, console=console, show_progress=show_progress,
+                           # dbt's state per kind of night: the memory limit is part of dbt's profile, and a
+                           # profile that changes from one run to the next costs dbt a full parse
+                           target_path=(paths.resolve(target_path) / ("incremental" if incremental else "full")
+                                        if target_path else None),
+                           full_refresh=full_refresh,
+                           extra_args=_incremental_selection(build_path, export_dir) if incremental else (),
+                           merged_rows_tests=incremental, skip_unit_tests=incremental, extra_env=memory)
+>>>>>>> issue-15-incremental
             if not result.success:
-                return SwapResult(result, live, build_path, False)
-            problem = _finish_build_file(build_path)
+                return SwapResult(result, live, build_path, False, started_from=started_from,
+                                  copy_seconds=copy_seconds, copied_bytes=copied)
+            problem = _finish_build_file(build_path, unit_tested_code=code)
             if not problem:
                 problem = _settle_live_wal(live)
             if problem:
-                return SwapResult(result, live, build_path, False, problem=problem)
+                return SwapResult(result, live, build_path, False, problem=problem, started_from=started_from,
+                                  copy_seconds=copy_seconds, copied_bytes=copied)
             kept = _keep_previous(live) if keep_previous else None
             os.replace(build_path, live)
             _fsync_dir(live.parent)
-            return SwapResult(result, live, build_path, True, previous_path=kept)
+            return SwapResult(result, live, build_path, True, previous_path=kept, started_from=started_from,
+                              copy_seconds=copy_seconds, copied_bytes=copied)
         finally:
             _remove_duckdb_files(build_path)      # nothing left behind, whether it was swapped or not
 
 
-def _finish_build_file(path: Path) -> str:
-    """Checkpoint the freshly built file (its WAL merged and gone) and check it opens with marts in it."""
+def _copy_file(source: Path, target: Path) -> int:
+    """Copy the live warehouse to the side file (the kernel copies: copy_file_range/sendfile); its size."""
+    shutil.copyfile(source, target)
+    return target.stat().st_size
+
+
+def project_code_digest() -> str:
+    """A digest of what dbt's unit tests depend on: every file of the dbt project (models, macros, seeds, tests,
+    dbt_project.yml) and the versions of dbt and DuckDB."""
+    import hashlib
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    files = [paths.PROJECT_ROOT / "dbt_project.yml"]
+    for folder in ("models", "macros", "seeds", "tests/dbt"):
+        files += sorted(p for p in (paths.PROJECT_ROOT / folder).rglob("*") if p.is_file())
+    for f in files:
+        digest.update(str(f.relative_to(paths.PROJECT_ROOT)).encode() + b"\0" + f.read_bytes() + b"\0")
+    for package in ("dbt-core", "dbt-duckdb", "duckdb"):
+        digest.update(f"{package}=={version(package)}".encode())
+    return digest.hexdigest()
+
+
+def _incremental_selection(copy: Path, export_dir) -> list[str]:
+    """What an incremental night builds: the staging models of the resources with delivery files the copy has not
+    processed, and every seed, intermediate model and mart (dbt's default, eager, test selection adds the tests
+    of those, relationship tests from a merged resource to an unchanged one included). A resource without a new
+    file keeps its staged table and its tests' last results: nothing it holds changed. (The source hook still
+    checks every resource's processed files for rewrites and removals.)"""
+    import duckdb
+
+    from .validate import is_delivery_file, source_resources
+
+    export = paths.resolve(export_dir) if export_dir else paths.export_dir()
+    con = duckdb.connect(str(copy), read_only=True)
+    try:
+        processed = {r[0] for r in con.execute("select path from orb_state.processed_files").fetchall()}
+        staged = {r[0] for r in con.execute("select resource from orb_state.staged_resources").fetchall()}
+    finally:
+        con.close()
+    to_merge = []
+    for resource in sorted(source_resources()):
+        folder = export / resource
+        files = [str(p) for p in folder.iterdir() if p.is_file() and is_delivery_file(p.name)
+                 and not p.name.startswith((".", "_"))] if folder.is_dir() else []
+        if resource not in staged or any(f not in processed for f in files):
+            to_merge.append(f"stg_orb__{resource}")
+    return ["--select", *to_merge, "path:seeds", "path:models/intermediate", "path:models/marts"]
+
+
+def _incremental_from(live: Path, export_dir, code: str) -> bool:
+    """Whether tonight can start from a copy of the live warehouse: it was built (and its unit tests passed) with
+    this very code, from this export directory. Otherwise the build starts empty: staging would be rebuilt from
+    every file anyway, and rebuilding it inside a copy would leave the file twice its size."""
+    import duckdb
+
+    export = str(paths.resolve(export_dir) if export_dir else paths.export_dir())
+    try:
+        con = duckdb.connect(str(live), read_only=True)
+        try:
+            tested = con.execute("select code_digest from orb_state.unit_tested").fetchall()
+            roots = con.execute("select distinct export_root from orb_state.staged_resources").fetchall()
+        finally:
+            con.close()
+    except duckdb.Error:
+        return False
+    return tested == [(code,)] and roots == [(export,)]
+
+
+def _finish_build_file(path: Path, unit_tested_code: str | None = None) -> str:
+    """Record which code's unit tests this build passed, checkpoint the freshly built file (its WAL merged and
+    gone) and check it opens with marts in it."""
     import duckdb
 
     wal = Path(f"{path}.wal")
     try:
-        if wal.exists():
+        if wal.exists() or unit_tested_code:
             con = duckdb.connect(str(path))
             try:
+                if unit_tested_code:
+                    con.execute("create schema if not exists orb_state")
+                    con.execute("create or replace table orb_state.unit_tested as select ? as code_digest, "
+                                "cast(now() as timestamp) as tested_at", [unit_tested_code])
                 con.execute("checkpoint")
             finally:
                 con.close()
@@ -425,8 +550,6 @@ def _keep_previous(live: Path) -> Path | None:
 
 
 def _remove_duckdb_files(path: Path) -> None:
-    import shutil
-
     for p in (path, Path(f"{path}.wal")):
         p.unlink(missing_ok=True)
     tmp = Path(f"{path}.tmp")                     # DuckDB's spill directory

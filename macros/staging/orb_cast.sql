@@ -5,6 +5,10 @@
     'abc' is not a decimal amount (at most 12 digits before the point and 6 after)
   They read `_file` and `_row` from the source view (see register_orb_sources) and are used in the
   `typed` CTE of every stg_orb__* model, which is materialized as a table so every row is checked.
+
+  On DuckDB a column that already arrives in its staged type (a parquet DECIMAL that fits, a TIMESTAMP, a
+  BOOLEAN: register_orb_sources records the view's column types for the run) is taken as it is: it cannot
+  fail to parse, so only the null check stays. Text goes through the full parse and check.
 #}
 
 {% macro orb_resource_name() -%}
@@ -48,13 +52,36 @@
 {%- endmacro %}
 
 
+{#- The type this run's source view gives `column` (DuckDB; none when unknown, e.g. on Spark). -#}
+{% macro orb_source_type(column) -%}
+  {%- set types = (graph.get('orb_source_types') or {}).get(orb_resource_name()) or {} -%}
+  {{ return(types.get(column | replace('"', '') | replace('`', '') | lower)) }}
+{%- endmacro %}
+
+
+{#- A value that needs no parsing: null stays null (or is an error when required), anything else is itself. -#}
+{% macro orb_typed(column, value_sql, required=false) -%}
+  {%- if required -%}
+  case when {{ column }} is null then {{ orb_value_error(column, "'is null (required)'") }} else {{ value_sql }} end
+  {%- else -%}
+  {{ value_sql }}
+  {%- endif -%}
+{%- endmacro %}
+
+
 {% macro orb_id(column) -%}
-  {{ orb_parse(column, "cast(" ~ column ~ " as " ~ dbt.type_string() ~ ")", "is not an id", required=true) }}
+  {%- if orb_source_type(column) == 'VARCHAR' -%}
+    {{ orb_typed(column, column, required=true) }}
+  {%- else -%}
+    {{ orb_parse(column, "cast(" ~ column ~ " as " ~ dbt.type_string() ~ ")", "is not an id", required=true) }}
+  {%- endif -%}
 {%- endmacro %}
 
 
 {% macro orb_string(column, required=false) -%}
-  {%- if required -%}
+  {%- if required and orb_source_type(column) == 'VARCHAR' -%}
+    {{ orb_typed(column, column, required=true) }}
+  {%- elif required -%}
     {{ orb_parse(column, "cast(" ~ column ~ " as " ~ dbt.type_string() ~ ")", "is not text", required=true) }}
   {%- else -%}
     cast({{ column }} as {{ dbt.type_string() }})
@@ -69,6 +96,9 @@
 
 {#- Decimals: a value with more decimals than the type holds is an error, never silently rounded. -#}
 {% macro orb_decimal(column, precision=18, scale=6, required=false) -%}
+  {%- if orb_holds_exactly(orb_source_type(column), precision, scale) -%}
+    {{ return(orb_typed(column, "cast(" ~ column ~ " as decimal(" ~ precision ~ ", " ~ scale ~ "))", required=required)) }}
+  {%- endif -%}
   {%- set parsed = "try_cast(" ~ column ~ " as decimal(" ~ precision ~ ", " ~ scale ~ "))" -%}
   {%- set exact = "try_cast(" ~ column ~ " as decimal(38, 18))" -%}
   {%- set checked = "case when " ~ parsed ~ " = " ~ exact ~ " then " ~ parsed ~ " end" -%}
@@ -88,23 +118,61 @@
 {%- endmacro %}
 
 
+{#- Whether every value of a (DuckDB) column type converts to decimal(precision, scale) exactly. -#}
+{% macro orb_holds_exactly(source_type, precision, scale) -%}
+  {%- set integer_digits = {'TINYINT': 3, 'SMALLINT': 5, 'INTEGER': 10, 'BIGINT': 19,
+                            'UTINYINT': 3, 'USMALLINT': 5, 'UINTEGER': 10, 'UBIGINT': 20} -%}
+  {%- if source_type is none -%}{{ return(false) }}
+  {%- elif source_type in integer_digits -%}{{ return(integer_digits[source_type] <= precision - scale) }}
+  {%- elif source_type.startswith('DECIMAL(') -%}
+    {%- set ps = source_type[8:-1].split(',') -%}
+    {{ return((ps[1] | int) <= scale and (ps[0] | int) - (ps[1] | int) <= precision - scale) }}
+  {%- else -%}{{ return(false) }}
+  {%- endif -%}
+{%- endmacro %}
+
+
 {% macro orb_integer(column, required=false) -%}
+  {%- if orb_source_type(column) in ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'UTINYINT', 'USMALLINT', 'UINTEGER') -%}
+    {{ return(orb_typed(column, "cast(" ~ column ~ " as bigint)", required=required)) }}
+  {%- endif -%}
   {{ orb_parse(column, "try_cast(" ~ column ~ " as bigint)", "is not a whole number", required=required) }}
 {%- endmacro %}
 
 
 {% macro orb_boolean(column, required=false) -%}
+  {%- if orb_source_type(column) == 'BOOLEAN' -%}
+    {{ return(orb_typed(column, column, required=required)) }}
+  {%- endif -%}
   {{ orb_parse(column, "try_cast(" ~ column ~ " as boolean)", "is not true or false", required=required) }}
 {%- endmacro %}
 
 
 {% macro orb_date(column, required=false) -%}
+  {%- if orb_source_type(column) == 'DATE' -%}
+    {{ return(orb_typed(column, column, required=required)) }}
+  {%- endif -%}
   {{ orb_parse(column, "try_cast(" ~ column ~ " as date)", "is not a date (YYYY-MM-DD)", required=required) }}
 {%- endmacro %}
 
 
 {% macro orb_timestamp(column, required=false) -%}
-  {{ orb_parse(column, orb_try_timestamp(column), "is not a timestamp", required=required) }}
+  {%- if orb_source_type(column) in ('TIMESTAMP', 'TIMESTAMP WITH TIME ZONE') -%}
+    {{ orb_typed(column, orb_timestamp_value(column), required=required) }}
+  {%- else -%}
+    {{ orb_parse(column, orb_try_timestamp(column), "is not a timestamp", required=required) }}
+  {%- endif -%}
+{%- endmacro %}
+
+{#- The parsed value alone (null when it does not parse): what deduplication orders by. -#}
+{% macro orb_timestamp_value(column) -%}
+  {%- if orb_source_type(column) == 'TIMESTAMP' -%}
+    {{ column }}
+  {%- elif orb_source_type(column) == 'TIMESTAMP WITH TIME ZONE' -%}
+    cast({{ column }} as timestamp)
+  {%- else -%}
+    {{ orb_try_timestamp(column) }}
+  {%- endif -%}
 {%- endmacro %}
 
 {#- To a UTC timestamp without time zone; strings with an offset are converted to UTC (the session

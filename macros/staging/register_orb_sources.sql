@@ -3,10 +3,15 @@
   resource, `orb_export.<resource>`, with exactly the columns `_orb__sources.yml` declares plus
   `_file` (the delivery file) and `_row` (the record's 1-based position in that file).
 
-  It checks the export before anything is built: the directory exists, the required resources have
-  delivery files, every file carries every required column. Problems are collected and raised as one
-  error naming each resource, file and column. Parsing every value happens in staging (stg_orb__*),
-  whose cast macros stop the build naming file, row and column.
+  It checks the export before anything is built: the directory exists, every entry of a resource directory is
+  a delivery file (a stray file or a nested folder stops the build, naming it, exactly as `orbfin nightly`'s
+  check does; names starting with '.' or '_' are ignored by both), the required resources have delivery files,
+  every file read carries every required column. Problems are collected and raised as one error naming each
+  resource, file and column. Parsing every value happens in staging (stg_orb__*), whose cast macros stop the
+  build naming file, row and column.
+
+  On DuckDB the views cover the files this build reads: every file on a full build, the files not yet
+  processed on an incremental one (orb_incremental.sql says how that is decided and recorded).
 #}
 
 {% macro register_orb_sources() %}
@@ -45,20 +50,23 @@
 {% endmacro %}
 
 
-{% macro orb_delivery_format(path) %}
-  {%- set lower = path | lower -%}
-  {%- if lower.endswith('.parquet') -%}{{ return('parquet') }}
-  {%- elif lower.endswith('.csv') or lower.endswith('.csv.gz') -%}{{ return('csv') }}
-  {%- elif lower.endswith('.jsonl') or lower.endswith('.ndjson') -%}{{ return('jsonl') }}
-  {%- else -%}{{ return(none) }}
-  {%- endif -%}
-{% endmacro %}
+{#- The delivery formats, as SQL over a file name (the same list as orb_finance/validate.py). -#}
+{% macro orb_delivery_format_sql(name) -%}
+  case
+    when lower({{ name }}) like '%.parquet' then 'parquet'
+    when lower({{ name }}) like '%.csv' or lower({{ name }}) like '%.csv.gz' then 'csv'
+    when lower({{ name }}) like '%.jsonl' or lower({{ name }}) like '%.ndjson' then 'jsonl'
+  end
+{%- endmacro %}
+
+
+{% macro orb_sql_list(values) -%}
+  [{%- for v in values %}{{ orb_sql_literal(v) }}{{ ', ' if not loop.last }}{% endfor -%}]::varchar[]
+{%- endmacro %}
 
 
 {% macro duckdb__orb_read_file(path, fmt, columns=none) -%}
-  {%- if fmt == 'parquet' -%}
-    read_parquet({{ orb_sql_literal(path) }})
-  {%- elif fmt == 'csv' -%}
+  {%- if fmt == 'csv' -%}
     read_csv({{ orb_sql_literal(path) }}, header = true, all_varchar = true, auto_detect = true)
   {%- else -%}
     {#- JSON: every declared column as text, so amounts keep their digits (no float detour). -#}
@@ -69,6 +77,11 @@
 {%- endmacro %}
 
 
+{#- DuckDB: list the export once (names, sizes, mtimes: no file is opened), refuse what is not a delivery,
+    decide per resource whether staging builds in full or merges the new files (orb_plan_deliveries), then
+    register each resource's view over the files this run reads. Parquet files with the same columns and
+    types are read by one multi-file scan, so the cost follows the rows, not the number of files; CSV and
+    JSON Lines files are read one by one (their record numbers need a per-file scan). -#}
 {% macro default__register_orb_sources() %}
   {% if execute %}
     {% set root = orb_export_root() %}
@@ -76,120 +89,287 @@
     {% if root_files.rows[0][0] == 0 %}
       {{ exceptions.raise_compiler_error("Orb export directory " ~ root ~ " does not exist or holds no delivery files (expected one sub-directory per resource, e.g. " ~ root ~ "/customer/*.parquet).") }}
     {% endif %}
-
-    {% set problems = [] %}
-    {% set statements = [] %}
-    {% set n_files = [] %}
-    {% for src in orb_source_tables() %}
-      {% set resource = src.name %}
-      {% set declared = src.columns.values() | list %}
-      {% set declared_names = declared | map(attribute='name') | list %}
-      {% set listing = run_query("select file from glob(" ~ orb_sql_literal(root ~ '/' ~ resource ~ '/*') ~ ") order by file") %}
-      {% set files = [] %}
-      {% for row in listing.rows %}
-        {% set fmt = orb_delivery_format(row[0]) %}
-        {% if fmt %}
-          {% do files.append({'path': row[0], 'format': fmt}) %}
-        {% elif not (row[0].split('/')[-1].startswith('.') or row[0].split('/')[-1].startswith('_')) %}
-          {% do exceptions.warn("Orb export: ignoring " ~ row[0] ~ " (not .parquet, .csv, .csv.gz or .jsonl)") %}
-        {% endif %}
-      {% endfor %}
-      {% do n_files.append(files | length) %}
-
-      {% if files | length == 0 and src.meta.get('required_resource') %}
-        {% do problems.append("required resource '" ~ resource ~ "' has no delivery files in " ~ root ~ "/" ~ resource
-                               ~ "/ (expected *.parquet, *.csv, *.csv.gz or *.jsonl)") %}
-      {% endif %}
-
-      {# Which columns does each file carry? One query per resource. JSON Lines has no header and
-         records may leave out null fields, so a key missing from a .jsonl file reads as null; the
-         staging guards still stop the build on a missing id or updated_at, naming file and row. #}
-      {% set present = {} %}
-      {% set types = {} %}
-      {% for f in files if f.format == 'jsonl' %}
-        {% do present.update({f.path: declared_names}) %}
-        {% for col in declared_names %}{% do types.update({f.path ~ '|' ~ col: 'VARCHAR'}) %}{% endfor %}
-      {% endfor %}
-      {% set described = files | rejectattr('format', 'equalto', 'jsonl') | list %}
-      {% if described %}
-        {% set describe_sql %}
-          {% for f in described %}
-            select {{ orb_sql_literal(f.path) }} as file, lower(column_name) as column_name, column_type
-            from (describe select * from {{ orb_finance.duckdb__orb_read_file(f.path, f.format) }})
-            {% if not loop.last %}union all{% endif %}
-          {% endfor %}
-        {% endset %}
-        {% for row in run_query(describe_sql).rows %}
-          {% do present.setdefault(row[0], []).append(row[1]) %}
-          {% do types.update({row[0] ~ '|' ~ row[1]: row[2]}) %}
-        {% endfor %}
-      {% endif %}
-
-      {% set parts = [] %}
-      {% set mixed = (files | map(attribute='format') | unique | list | length) > 1 %}
-      {% for f in files %}
-        {% set have = present.get(f.path, []) %}
-        {% set selects = [] %}
-        {% for col in declared %}
-          {% if col.name in have %}
-            {% set col_type = types[f.path ~ '|' ~ col.name] %}
-            {% set quoted = adapter.quote(col.name) %}
-            {% if f.format == 'csv' %}
-              {# all_varchar: an empty field is already null #}
-              {% do selects.append(quoted ~ " as " ~ col.name) %}
-            {% elif f.format == 'jsonl' or col_type == 'VARCHAR' %}
-              {# text: an empty string means "no value", as an empty CSV field does #}
-              {% do selects.append("nullif(" ~ quoted ~ ", '') as " ~ col.name) %}
-            {% elif col.data_type == 'json' and col_type != 'JSON' %}
-              {# a nested parquet value (struct, map, list) as JSON text #}
-              {% do selects.append("cast(to_json(" ~ quoted ~ ") as varchar) as " ~ col.name) %}
-            {% elif mixed %}
-              {% do selects.append("cast(" ~ quoted ~ " as varchar) as " ~ col.name) %}
-            {% else %}
-              {% do selects.append(quoted ~ " as " ~ col.name) %}
-            {% endif %}
-          {% elif col.meta.get('optional') %}
-            {% do exceptions.warn("Orb export: " ~ resource ~ ": file " ~ f.path ~ " has no column '" ~ col.name
-                                   ~ "' (optional: read as null)") %}
-            {% do selects.append("cast(null as varchar) as " ~ col.name) %}
-          {% else %}
-            {% do problems.append("resource '" ~ resource ~ "', file " ~ f.path ~ ": missing required column '" ~ col.name ~ "'") %}
-          {% endif %}
-        {% endfor %}
-        {% if f.format == 'parquet' %}
-          {% set row_sql = "file_row_number + 1" %}
-          {% set reader = "read_parquet(" ~ orb_sql_literal(f.path) ~ ", file_row_number = true)" %}
-        {% else %}
-          {# row_number() over () streams in file order; computed per file, before any filter. #}
-          {% set row_sql = "row_number() over ()" %}
-          {% set reader = orb_finance.duckdb__orb_read_file(f.path, f.format, declared_names) %}
-        {% endif %}
-        {% do parts.append("select " ~ selects | join(", ") ~ ", " ~ orb_sql_literal(f.path) ~ " as _file, "
-                           ~ "cast(" ~ row_sql ~ " as bigint) as _row from " ~ reader) %}
-      {% endfor %}
-
-      {% if not parts %}
-        {% set empty_cols = [] %}
-        {% for col in declared %}{% do empty_cols.append("cast(null as varchar) as " ~ col.name) %}{% endfor %}
-        {% do parts.append("select " ~ empty_cols | join(", ") ~ ", cast(null as varchar) as _file, cast(null as bigint) as _row where 1 = 0") %}
-      {% endif %}
-
-      {% set relation = api.Relation.create(database=src.database, schema=src.schema, identifier=src.identifier) %}
-      {% do statements.append("create or replace view " ~ relation ~ " as\n" ~ parts | join("\nunion all by name\n")) %}
-    {% endfor %}
-
+    {% set sources = orb_source_tables() %}
+    {% do orb_create_state_tables() %}
+    {% set problems = orb_list_deliveries(root, sources) %}
     {% if problems %}
       {{ exceptions.raise_compiler_error("The Orb export in " ~ root ~ " cannot be built:\n  - " ~ problems | join("\n  - ")) }}
     {% endif %}
+    {% set fingerprint = orb_code_fingerprint() %}
+    {% set modes = orb_plan_deliveries(root, sources, fingerprint) %}
+    {% do orb_scope_staging_tests(env_var('ORB_STAGING_TESTS', 'all')) %}
 
+    {% set views = orb_source_views(root, sources) %}
+    {% if views.problems %}
+      {{ exceptions.raise_compiler_error("The Orb export in " ~ root ~ " cannot be built:\n  - " ~ views.problems | join("\n  - ")) }}
+    {% endif %}
     {% set schema_rel = api.Relation.create(database=target.database, schema='orb_export') %}
     {% do adapter.create_schema(schema_rel) %}
-    {% for statement in statements %}
+    {% for statement in views.statements %}
       {% do run_query(statement) %}
     {% endfor %}
-    {% do log("Orb export " ~ root ~ ": " ~ statements | length ~ " resources registered from " ~ n_files | sum ~ " delivery files", info=true) %}
+    {# What the staging models and their post-hooks read while this run lasts (one process, one graph). #}
+    {% do graph.update({'orb_source_types': views.types,
+                        'orb_delivery_plan': {'root': root, 'fingerprint': fingerprint, 'modes': modes}}) %}
+    {% set counts = run_query("select (select count(*) from delivery_listing where format is not null and not is_hidden), "
+                              ~ "(select count(*) from orb_state.delivery_plan)").rows[0] %}
+    {% set incremental = modes.values() | select('equalto', 'incremental') | list | length %}
+    {% do log("Orb export " ~ root ~ ": " ~ counts[0] ~ " delivery files, " ~ counts[1] ~ " read by this build ("
+              ~ incremental ~ " of " ~ modes | length ~ " resources merged incrementally)", info=true) %}
   {% endif %}
 {% endmacro %}
+
+
+{#- delivery_listing (a temporary table: nothing is written before the export is known to be usable): every
+    file directly in a resource directory (path, size_bytes, modified_at,
+    resource, file_name, is_hidden, format). Returns the problems: a file that is not a delivery, a folder
+    inside a resource directory (names starting with '.' or '_' are ignored, as the nightly's check does). -#}
+{% macro orb_list_deliveries(root, sources) %}
+  {% set names = orb_sql_list(sources | map(attribute='name') | list) %}
+  {% set offset = (root | length) + 2 %}
+  {% do run_query("create or replace temp table delivery_listing as
+    with entries as (
+        select filename as path, size as size_bytes, cast(last_modified as timestamp) as modified_at,
+               split_part(substr(filename, " ~ offset ~ "), '/', 1) as resource,
+               split_part(substr(filename, " ~ offset ~ "), '/', 2) as file_name
+        from read_blob(" ~ orb_sql_literal(root ~ '/*/*') ~ ")
+    )
+    select *, starts_with(file_name, '.') or starts_with(file_name, '_') as is_hidden,
+           " ~ orb_delivery_format_sql('file_name') ~ " as format
+    from entries
+    where list_contains(" ~ names ~ ", resource)") %}
+  {% set found = run_query("
+    select path, path || ': not a delivery file (expected .parquet, .csv, .csv.gz, .jsonl, .ndjson); '
+                 || 'a delivery still being copied, or a stray file: remove or rename it' as problem
+    from delivery_listing where format is null and not is_hidden
+    union all
+    select file, file || ': a folder inside a resource directory (deliveries are files directly in '
+                 || parent || '/): remove or move it'
+    from (select file, split_part(substr(file, " ~ offset ~ "), '/', 1) as resource,
+                 split_part(substr(file, " ~ offset ~ "), '/', 2) as name,
+                 " ~ orb_sql_literal(root) ~ " || '/' || split_part(substr(file, " ~ offset ~ "), '/', 1) as parent
+          from glob(" ~ orb_sql_literal(root ~ '/*/*/') ~ "))
+    where list_contains(" ~ names ~ ", resource) and not starts_with(name, '.') and not starts_with(name, '_')
+    order by 1") %}
+  {% set problems = found.rows | map(attribute=1) | list %}
+  {% set present = run_query("select distinct resource from delivery_listing where format is not null and not is_hidden").rows | map(attribute=0) | list %}
+  {% for src in sources if src.meta.get('required_resource') and src.name not in present %}
+    {% do problems.append("required resource '" ~ src.name ~ "' has no delivery files in " ~ root ~ "/" ~ src.name
+                           ~ "/ (expected *.parquet, *.csv, *.csv.gz or *.jsonl)") %}
+  {% endfor %}
+  {{ return(problems) }}
+{% endmacro %}
+
+
+{#- Decide per resource: `full` (every file) when dbt runs with --full-refresh, the staged table is missing, it
+    was built from another export directory, or the project's code changed since (orb_code_fingerprint); else
+    `incremental` (the files not in orb_state.processed_files). A processed file that was rewritten (other size
+    or mtime) or removed stops an incremental build, naming it. Writes orb_state.delivery_plan; returns
+    {resource: mode}. A staged table that must be rebuilt from every file is dropped first (selected models
+    only), so dbt's incremental materialization builds it afresh. -#}
+{% macro orb_plan_deliveries(root, sources, fingerprint) %}
+  {% set state = {} %}
+  {% for row in run_query("select resource, export_root, code_fingerprint from orb_state.staged_resources").rows %}
+    {% do state.update({row[0]: {'root': row[1], 'fingerprint': row[2]}}) %}
+  {% endfor %}
+  {% set modes = {} %}
+  {% set to_drop = [] %}
+  {% for src in sources %}
+    {% set node = graph.nodes.get('model.' ~ project_name ~ '.stg_orb__' ~ src.name) %}
+    {% set relation = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) if node else none %}
+    {% set known = state.get(src.name) %}
+    {% if flags.FULL_REFRESH or relation is none or not node or node.config.materialized != 'incremental' %}
+      {% do modes.update({src.name: 'full'}) %}
+    {% elif known is none or known.root != root or known.fingerprint != fingerprint %}
+      {% do modes.update({src.name: 'full'}) %}
+      {% if node.unique_id in selected_resources %}{% do to_drop.append(relation) %}{% endif %}
+    {% else %}
+      {% do modes.update({src.name: 'incremental'}) %}
+    {% endif %}
+  {% endfor %}
+  {% set full = orb_sql_list(modes | dictsort | selectattr(1, 'equalto', 'full') | map(attribute=0) | list) %}
+  {% set incremental = orb_sql_list(modes | dictsort | selectattr(1, 'equalto', 'incremental') | map(attribute=0) | list) %}
+
+  {% set changed = run_query("
+    select p.path, l.path is null as removed, p.size_bytes, l.size_bytes, p.modified_at, l.modified_at
+    from orb_state.processed_files as p
+    left join delivery_listing as l on l.path = p.path
+    where list_contains(" ~ incremental ~ ", p.resource)
+      and (l.path is null or l.size_bytes <> p.size_bytes or l.modified_at <> p.modified_at)
+    order by p.path") %}
+  {% if changed.rows %}
+    {% set lines = [] %}
+    {% for r in changed.rows[:20] %}
+      {% if r[1] %}
+        {% do lines.append(r[0] ~ ": removed after it was processed") %}
+      {% else %}
+        {% do lines.append(r[0] ~ ": rewritten after it was processed (size " ~ r[2] ~ " -> " ~ r[3] ~ " bytes, modified "
+                           ~ r[4] ~ " -> " ~ r[5] ~ ")") %}
+      {% endif %}
+    {% endfor %}
+    {% if changed.rows | length > 20 %}{% do lines.append("... and " ~ (changed.rows | length - 20) ~ " more") %}{% endif %}
+    {{ exceptions.raise_compiler_error("The Orb export in " ~ root ~ " changed under delivery files already merged "
+        ~ "into the warehouse (Orb never rewrites or removes a delivery). To rebuild from the files as they are now, "
+        ~ "run with --full-refresh:\n  - " ~ lines | join("\n  - ")) }}
+  {% endif %}
+
+  {% for relation in to_drop %}
+    {% do log("Orb export: " ~ relation ~ " is rebuilt from every delivery file (the project's code or the export "
+              ~ "directory changed since it was built)", info=true) %}
+    {% do adapter.drop_relation(relation) %}
+  {% endfor %}
+  {% do run_query("create or replace table orb_state.delivery_plan as
+    select l.resource, l.path, l.format, l.size_bytes, l.modified_at
+    from delivery_listing as l
+    where l.format is not null and not l.is_hidden
+      and (list_contains(" ~ full ~ ", l.resource)
+           or not exists (select 1 from orb_state.processed_files as p where p.path = l.path))
+    order by l.resource, l.path") %}
+  {{ return(modes) }}
+{% endmacro %}
+
+
+{#- The view of each resource over its planned files: {'statements': [...], 'problems': [...], 'types': {resource:
+    {column: type}}}. A column keeps its parquet type when every part of the view has that type (staging then
+    needs no text parsing for it), else every part reads it as text. -#}
+{% macro orb_source_views(root, sources) %}
+  {% set problems = [] %}
+  {% set parts_by_resource = {} %}
+
+  {# Parquet: one scan per group of files with identical columns and types (one parquet_schema call). #}
+  {% set parquet_files = run_query("select string_agg(" ~ orb_quote_sql('path') ~ ", ', ' order by path) "
+                                   ~ "from orb_state.delivery_plan where format = 'parquet'").rows[0][0] %}
+  {% if parquet_files %}
+    {% set groups = run_query("
+      select plan.resource, min(plan.path) as first_path, count(*) as n_files,
+             string_agg(" ~ orb_quote_sql('plan.path') ~ ", ', ' order by plan.path) as file_list
+      from orb_state.delivery_plan as plan
+      join (select file_name, string_agg(name || ' ' || coalesce(duckdb_type, type, '?'), ', ' order by column_id, name) as signature
+            from parquet_schema([" ~ parquet_files ~ "]) group by file_name) as schemas
+        on schemas.file_name = plan.path
+      group by plan.resource, schemas.signature
+      order by plan.resource, first_path") %}
+    {% for g in groups.rows %}
+      {% set described = run_query("describe select * from read_parquet(" ~ orb_sql_literal(g[1]) ~ ")") %}
+      {% set types = {} %}
+      {% for row in described.rows %}{% do types.update({row[0] | lower: row[0] ~ '|' ~ row[1]}) %}{% endfor %}
+      {% do parts_by_resource.setdefault(g[0], []).append({'format': 'parquet', 'first': g[1], 'n': g[2],
+          'reader': "read_parquet([" ~ g[3] ~ "], filename = true, file_row_number = true)", 'types': types}) %}
+    {% endfor %}
+  {% endif %}
+
+  {# CSV: each file's header (one describe per file, in one query); JSON Lines: every declared column, as text. #}
+  {% set text_files = run_query("select resource, path, format from orb_state.delivery_plan where format in ('csv', 'jsonl') order by resource, path") %}
+  {% set csv_types = {} %}
+  {% set csv_paths = text_files.rows | selectattr(2, 'equalto', 'csv') | map(attribute=1) | list %}
+  {% if csv_paths %}
+    {% set describe_sql %}
+      {% for path in csv_paths %}
+        select {{ orb_sql_literal(path) }} as file, column_name, column_type
+        from (describe select * from {{ orb_finance.duckdb__orb_read_file(path, 'csv') }})
+        {% if not loop.last %}union all{% endif %}
+      {% endfor %}
+    {% endset %}
+    {% for row in run_query(describe_sql).rows %}
+      {% do csv_types.setdefault(row[0], {}).update({row[1] | lower: row[1] ~ '|' ~ row[2]}) %}
+    {% endfor %}
+  {% endif %}
+  {% set declared_by_resource = {} %}
+  {% for src in sources %}
+    {% do declared_by_resource.update({src.name: src.columns.values() | map(attribute='name') | list}) %}
+  {% endfor %}
+  {% for row in text_files.rows %}
+    {% set types = csv_types.get(row[1], {}) %}
+    {% if row[2] == 'jsonl' %}
+      {% set types = {} %}
+      {% for col in declared_by_resource.get(row[0], []) %}{% do types.update({col | lower: col ~ '|VARCHAR'}) %}{% endfor %}
+    {% endif %}
+    {% do parts_by_resource.setdefault(row[0], []).append({'format': row[2], 'first': row[1], 'n': 1,
+        'reader': orb_finance.duckdb__orb_read_file(row[1], row[2], declared_by_resource.get(row[0], [])), 'types': types}) %}
+  {% endfor %}
+
+  {% set statements = [] %}
+  {% set all_types = {} %}
+  {% for src in sources %}
+    {% set parts = parts_by_resource.get(src.name, []) %}
+    {% set declared = src.columns.values() | list %}
+    {% set relation = api.Relation.create(database=src.database, schema=src.schema, identifier=src.identifier) %}
+    {% set resolved = {} %}
+    {% for col in declared %}
+      {% set seen = [] %}
+      {% for part in parts if col.name in part.types %}
+        {% do seen.append(orb_part_column_type(part, col)) %}
+      {% endfor %}
+      {% set distinct = seen | unique | list %}
+      {% do resolved.update({col.name: distinct[0] if distinct | length == 1 else 'VARCHAR'}) %}
+    {% endfor %}
+    {% set selects = [] %}
+    {% for part in parts %}
+      {% set exprs = [] %}
+      {% for col in declared %}
+        {% if col.name in part.types %}
+          {% set expr = orb_part_column_expr(part, col) %}
+          {% if orb_part_column_type(part, col) != resolved[col.name] %}
+            {% set expr = "cast(" ~ expr ~ " as varchar)" %}
+          {% endif %}
+          {% do exprs.append(expr ~ " as " ~ col.name) %}
+        {% elif col.meta.get('optional') %}
+          {% do exceptions.warn("Orb export: " ~ src.name ~ ": file " ~ part.first ~ (" (and " ~ (part.n - 1) ~ " more with the same columns)" if part.n > 1 else "")
+                                 ~ " has no column '" ~ col.name ~ "' (optional: read as null)") %}
+          {% do exprs.append("cast(null as " ~ (resolved[col.name] or 'varchar') ~ ") as " ~ col.name) %}
+        {% else %}
+          {% do problems.append("resource '" ~ src.name ~ "', file " ~ part.first ~ (" (and " ~ (part.n - 1) ~ " more with the same columns)" if part.n > 1 else "")
+                                 ~ ": missing required column '" ~ col.name ~ "'") %}
+        {% endif %}
+      {% endfor %}
+      {% if part.format == 'parquet' %}
+        {% set row_sql = "filename as _file, cast(file_row_number + 1 as bigint) as _row" %}
+      {% else %}
+        {# row_number() over () streams in file order; computed per file, before any filter. #}
+        {% set row_sql = orb_sql_literal(part.first) ~ " as _file, cast(row_number() over () as bigint) as _row" %}
+      {% endif %}
+      {% do selects.append("select " ~ exprs | join(", ") ~ ", " ~ row_sql ~ " from " ~ part.reader) %}
+    {% endfor %}
+    {% if not selects %}
+      {% set empty_cols = [] %}
+      {% for col in declared %}{% do empty_cols.append("cast(null as varchar) as " ~ col.name) %}{% endfor %}
+      {% do selects.append("select " ~ empty_cols | join(", ") ~ ", cast(null as varchar) as _file, cast(null as bigint) as _row where 1 = 0") %}
+    {% else %}
+      {% do all_types.update({src.name: resolved}) %}
+    {% endif %}
+    {% do statements.append("create or replace view " ~ relation ~ " as\n" ~ selects | join("\nunion all by name\n")) %}
+  {% endfor %}
+  {{ return({'statements': statements, 'problems': problems, 'types': all_types}) }}
+{% endmacro %}
+
+
+{#- What one part of a view yields for a declared column, and its type. Text (CSV, JSON Lines, a parquet
+    VARCHAR) with '' read as null, as an empty CSV field is; a nested parquet value under a json column as JSON
+    text; any other parquet column as it is. -#}
+{% macro orb_part_column_expr(part, col) %}
+  {%- set actual = part.types[col.name].split('|', 1) -%}
+  {%- set quoted = adapter.quote(actual[0]) -%}
+  {%- if part.format == 'csv' -%}{{ return(quoted) }}
+  {%- elif part.format == 'jsonl' or actual[1] == 'VARCHAR' -%}{{ return("nullif(" ~ quoted ~ ", '')") }}
+  {%- elif col.data_type == 'json' and actual[1] != 'JSON' -%}{{ return("cast(to_json(" ~ quoted ~ ") as varchar)") }}
+  {%- else -%}{{ return(quoted) }}
+  {%- endif -%}
+{% endmacro %}
+
+{% macro orb_part_column_type(part, col) %}
+  {%- set actual = part.types[col.name].split('|', 1)[1] -%}
+  {%- if part.format != 'parquet' or actual == 'VARCHAR' or (col.data_type == 'json' and actual != 'JSON') -%}
+    {{ return('VARCHAR') }}
+  {%- else -%}
+    {{ return(actual) }}
+  {%- endif -%}
+{% endmacro %}
+
+
+{#- SQL that quotes a text column as a SQL string literal (for building file lists inside DuckDB). -#}
+{% macro orb_quote_sql(column) -%}
+  '''' || replace({{ column }}, '''', '''''') || ''''
+{%- endmacro %}
 
 
 {#- Spark: one view per resource directory, with the file and the 1-based record number in it.

@@ -47,7 +47,7 @@ class Emitter:
         first_of_showcase = self.h.profile.index < _SHOWCASE_CUSTOMERS and resource not in self._duplicated
         if self.rng.random() < _DUPLICATE_EVENT_SHARE or first_of_showcase:
             self._duplicated.add(resource)
-            self.out.add(resource, row, batch=2)
+            self.out.add(resource, row, batch=2, resent=True)
 
     # --- everything ------------------------------------------------------------------------------------
 
@@ -157,28 +157,40 @@ class Emitter:
             metadata=json.dumps({"po_number": f"PO-{inv.number[-4:]}"}) if self.rng.random() < 0.2 else None,
         )
         if inv.status == "draft" and inv.deleted_at is None:
-            self.out.add("invoice_metadata", schema.replace("invoice_metadata", row,
-                                                            updated_at=self.cal.end_ts - 30 * MINUTE))
+            versions = [schema.replace("invoice_metadata", row, updated_at=self.cal.end_ts - 30 * MINUTE)]
         elif inv.deleted_at is not None:
-            first = schema.replace("invoice_metadata", row, updated_at=inv.created_at + 5 * MINUTE)
-            self.out.add_versions("invoice_metadata", first, schema.replace(
-                "invoice_metadata", row, updated_at=inv.deleted_at + MINUTE, deleted_at=inv.deleted_at))
+            versions = [schema.replace("invoice_metadata", row, updated_at=inv.created_at + 5 * MINUTE),
+                        schema.replace("invoice_metadata", row, updated_at=inv.deleted_at + MINUTE,
+                                       deleted_at=inv.deleted_at)]
         else:
             assert inv.issued_at is not None
             final_at = max(t for t in (inv.issued_at, inv.paid_at, inv.voided_at) if t is not None) + 5 * MINUTE
             final = schema.replace("invoice_metadata", row, updated_at=final_at)
             earlier = inv.voided_at is not None or (inv.paid_at is not None and inv.paid_at > inv.issued_at + HOUR
                                                      and self.rng.random() < _EARLIER_VERSION_SHARE)
+            versions = [final]
             if earlier:
-                issued = schema.replace("invoice_metadata", row, status="issued", paid_at=None, voided_at=None,
-                                        payment_provider_id=None, updated_at=inv.issued_at + 5 * MINUTE)
-                self.out.add_versions("invoice_metadata", issued, final)
-            else:
-                self.out.add("invoice_metadata", final)
+                versions.insert(0, schema.replace("invoice_metadata", row, status="issued", paid_at=None,
+                                                  voided_at=None, payment_provider_id=None,
+                                                  updated_at=inv.issued_at + 5 * MINUTE))
+        if self.out.daily:
+            versions = self._draft_first(inv, row, versions)
+        self.out.add_history("invoice_metadata", versions)
+        if inv.status != "draft" and inv.deleted_at is None:
             for line in inv.lines:
                 self.billing_line(inv, line)
         for line in inv.lines:
             self.daily_line(inv, line)
+
+    def _draft_first(self, inv: Invoice, row: schema.Row, versions: list[schema.Row]) -> list[schema.Row]:
+        """Daily layout: the invoice is delivered from its creation, as a draft, so every row that refers to it
+        (its daily revenue accrues from then on) arrives no earlier than the invoice itself."""
+        first_at = schema.get("invoice_metadata", versions[0], "updated_at")
+        if inv.created_at >= first_at:
+            return versions
+        draft = schema.replace("invoice_metadata", row, status="draft", issued_at=None, paid_at=None, voided_at=None,
+                               payment_provider_id=None, updated_at=inv.created_at)
+        return [draft, *versions]
 
     def _billing_values(self, inv: Invoice, line: Line) -> dict[str, object]:
         return dict(
@@ -272,7 +284,7 @@ class Emitter:
                 charge.id, charge.amount_minor, charge.currency, charge.status, charge.created,
                 json.dumps({"orb_invoice_id": charge.invoice_id, "orb_customer_id": charge.customer_id}),
                 charge.fee_minor,
-            ), batch=self.cal.batch_of(charge.created))
+            ), batch=self.cal.batch_of(charge.created), at=charge.created)
 
     # --- credit notes ----------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from ..errors import OrbFinanceError
 from . import schema
 from .buffers import Buffers
 from .catalog import build_catalog
+from . import deliveries
 from .calendar import DAY, Calendar, date_of
 from .emit import emit_customer
 from .fx_rates import write_sample_rates
@@ -33,6 +34,7 @@ from .writer import DELIVERY_SUFFIXES, FORMATS, ExportWriter
 
 DEFAULT_END_DATE: Final = dt.date(2026, 11, 1)
 DEFAULT_CHUNK_SIZE: Final = 1000
+LAYOUTS: Final = ("bulk", "daily")
 MIN_MONTHS: Final = 2
 MAX_MONTHS: Final = 120
 
@@ -51,6 +53,8 @@ class GenerationSummary:
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
     fx_rates: Path | None = None
+    deliveries: str = "bulk"
+    delivered: deliveries.DeliverySummary | None = None
 
     @property
     def total_rows(self) -> int:
@@ -66,11 +70,15 @@ class GenerationSummary:
         table.add_row("total", f"{self.total_rows:,}")
         footer = (
             f"{self.customers:,} customers x {self.months} months before {self.end_date.isoformat()}, seed "
-            f"{self.seed}, {self.fmt}: {self.files:,} files, {self.bytes / 1e6:,.1f} MB, "
+            f"{self.seed}, {self.fmt}, {self.deliveries} deliveries: {self.files:,} files, {self.bytes / 1e6:,.1f} MB, "
             f"{self.seconds:,.1f} s, peak RSS {self.peak_rss_mb:,.0f} MB"
         )
         if self.fx_rates is not None:
             footer += f"\nsample rates for reporting currency USD: {self.fx_rates}"
+        if self.delivered is not None:
+            d = self.delivered
+            footer += (f"\none file per resource per day, nights {d.nights[0].isoformat()} to {d.nights[-1].isoformat()} "
+                       f"delivered; {d.remaining_nights} night(s) held back for --append-day")
         return Group(table, footer)
 
 
@@ -84,20 +92,32 @@ def generate_sample(
     console: Console | None = None,
     *,
     chunk_size: int | None = None,
+    layout: str = "bulk",
+    hold_back_days: int = 0,
 ) -> GenerationSummary:
-    """Write the sample export into `out_dir` (one sub-directory per resource) and summarize it."""
+    """Write the sample export into `out_dir` (one sub-directory per resource) and summarize it.
+
+    layout "bulk": per resource one delivery the day before the end and one on the end date (the later one
+    repeats rows with a newer updated_at). "daily": one file per resource per day (SPEC §2.3), the last
+    `hold_back_days` nights kept aside for `append_day` (orb_finance/exports/deliveries.py).
+    """
     end = _check_arguments(customers, months, fmt, end_date, chunk_size)
+    if layout not in LAYOUTS:
+        raise OrbFinanceError(f"--deliveries must be one of {', '.join(LAYOUTS)} (got {layout!r})")
+    if hold_back_days < 0 or (hold_back_days and layout != "daily"):
+        raise OrbFinanceError("--hold-back-days needs --deliveries daily and a number of nights, 0 or more")
+    daily = layout == "daily"
     out_dir = Path(out_dir)
     _prepare(out_dir)
     started = time.monotonic()
     calendar = Calendar(end, months)
-    catalog_rows = Buffers(calendar)
+    catalog_rows = Buffers(calendar, daily=daily)
     catalog = build_catalog(calendar, seed, catalog_rows)
     ctx = Context(calendar, catalog, seed)
     size = chunk_size or DEFAULT_CHUNK_SIZE
     starts = list(range(0, customers, size))
     salt = seed % 1_000_003
-    writer = ExportWriter(out_dir, fmt, calendar, catalog.lock_book)
+    writer = ExportWriter(out_dir, fmt, calendar, catalog.lock_book, daily_seed=seed if daily else None)
     try:
         with _progress(console) as progress, ThreadPoolExecutor(1, thread_name_prefix="orb-export") as pool:
             tasks = _tasks(progress, customers, len(starts))
@@ -106,7 +126,7 @@ def generate_sample(
             # DuckDB writes chunk k in the background (it releases the GIL) while chunk k+1 is simulated.
             writing: Future[None] | None = None
             for first in starts:
-                chunk = Buffers(calendar)
+                chunk = Buffers(calendar, daily=daily)
                 for index in range(first, min(first + size, customers)):
                     emit_customer(ctx, simulate_customer(ctx, index), chunk)
                     _advance(progress, tasks, "customers")
@@ -118,15 +138,21 @@ def generate_sample(
             if writing is not None:
                 writing.result()
                 _advance(progress, tasks, "files")
-            writer.finish()
+            nights = writer.finish(deliveries.holding_dir(out_dir) / "pending" if daily else None)
     finally:
         writer.close()
     fx_rates = write_sample_rates(out_dir, date_of(calendar.month_start[0] // DAY), end, seed)
-    return GenerationSummary(
+    summary = GenerationSummary(
         out_dir=out_dir, fmt=fmt, customers=customers, months=months, seed=seed, end_date=end,
         rows={name: writer.rows.get(name, 0) for name in schema.RESOURCES}, files=writer.files, bytes=writer.bytes,
-        seconds=time.monotonic() - started, peak_rss_mb=peak_rss_mb(), fx_rates=fx_rates,
+        deliveries=layout, fx_rates=fx_rates,
     )
+    if daily:
+        args = {"customers": customers, "months": months, "seed": seed, "format": fmt, "end_date": end.isoformat()}
+        summary.delivered = deliveries.start(out_dir, nights, args, hold_back_days)
+        summary.files, summary.bytes = sum(summary.delivered.files.values()), summary.delivered.bytes
+    summary.seconds, summary.peak_rss_mb = time.monotonic() - started, peak_rss_mb()
+    return summary
 
 
 def peak_rss_mb() -> float:
@@ -159,10 +185,11 @@ def _check_arguments(customers: int, months: int, fmt: str, end_date: str | dt.d
 
 
 def _prepare(out_dir: Path) -> None:
-    """Create `out_dir`; remove delivery files a previous run left in its resource directories."""
+    """Create `out_dir`; remove delivery files (and a daily sample's holding folder) a previous run left."""
     if out_dir.exists() and not out_dir.is_dir():
         raise OrbFinanceError(f"{out_dir} exists and is not a directory")
     out_dir.mkdir(parents=True, exist_ok=True)
+    deliveries.remove(out_dir)
     for name in schema.RESOURCES:
         folder = out_dir / name
         if folder.is_dir():

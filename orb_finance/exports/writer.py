@@ -1,6 +1,7 @@
 """Writing delivery files with DuckDB: row buffers and the daily revenue expansion, in parquet, csv or jsonl.
 
-Owns the file layout (`<out>/<resource>/<delivery date>-<part>.<ext>`), the conversion of the integer
+Owns the bulk file layout (`<out>/<resource>/<delivery date>-<part>.<ext>`; the daily layout is daily.py's,
+fed from here), the conversion of the integer
 encoding of `schema` into file types (DECIMAL(18,6), TIMESTAMP, DATE; in jsonl money as strings like
 "12.340000" and timestamps as ISO-8601 with Z), and the SQL that expands invoice lines into one revenue row
 per UTC day: integer arithmetic in micro/minor units, pseudo-random day weights from the line key and day
@@ -21,6 +22,7 @@ import pyarrow as pa
 from . import schema
 from .buffers import Buffers, DailyLine
 from .calendar import DAY, Calendar, LockBook
+from .daily import DailyLayout
 
 FORMATS: Final = ("parquet", "csv", "jsonl")
 DELIVERY_SUFFIXES: Final = (".parquet", ".csv", ".csv.gz", ".jsonl")
@@ -53,24 +55,27 @@ class ExportWriter:
     """Writes one export directory; counts rows and files as it goes."""
 
     def __init__(self, out_dir: Path, fmt: str, calendar: Calendar, locks: LockBook, *, threads: int = 2,
-                 memory_limit: str = "400MB") -> None:
+                 memory_limit: str = "400MB", daily_seed: int | None = None) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"unknown format {fmt!r}")
         self.out_dir, self.fmt, self.calendar = out_dir, fmt, calendar
         self.rows: Counter[str] = Counter()
         self.files = 0
         self.bytes = 0
-        self.con = duckdb.connect()
+        self._spill = tempfile.TemporaryDirectory(prefix="orb-export-")   # where DuckDB spills past the limit
+        # the daily layout keeps every row until the end: in a database file there, not in memory
+        self.con = duckdb.connect(f"{self._spill.name}/layout.duckdb" if daily_seed is not None else ":memory:")
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute(f"SET threads = {threads}")
         self.con.execute(f"SET memory_limit = '{memory_limit}'")
-        self._spill = tempfile.TemporaryDirectory(prefix="orb-export-")   # where DuckDB spills past the limit
         self.con.execute(f"SET temp_directory = '{self._spill.name}'")
         self.con.execute("SET preserve_insertion_order = true")
         self.lock_steps = locks.steps()
         self._pending: dict[tuple[str, int], list[schema.Row]] = {}
         self._parts: dict[tuple[str, int], int] = {}
         self._daily_part = 0
+        # the daily layout (`--deliveries daily`): rows accumulate here and are laid out at the end
+        self.layout = DailyLayout(self.con, calendar, daily_seed) if daily_seed is not None else None
 
     def close(self) -> None:
         self.con.close()
@@ -107,7 +112,11 @@ class ExportWriter:
 
     def write_chunk(self, buffers: Buffers, salt: int) -> None:
         """Take a chunk's rows: row resources wait until FLUSH_ROWS of them pile up (few, large files); the
-        chunk's invoice lines are expanded into daily revenue and written at once (one part per chunk)."""
+        chunk's invoice lines are expanded into daily revenue and written at once (one part per chunk). In the
+        daily layout every row goes to the layout's tables instead."""
+        if self.layout is not None:
+            for resource, delivered in sorted(buffers.delivered.items()):
+                self.layout.add_rows(resource, delivered)
         for key, rows in sorted(buffers.rows.items()):
             pending = self._pending.setdefault(key, [])
             pending.extend(rows)
@@ -117,10 +126,18 @@ class ExportWriter:
             self.write_daily(buffers.daily_lines, self._daily_part, salt)
             self._daily_part += 1
 
-    def finish(self) -> None:
-        """Write every row still waiting."""
+    def finish(self, pending: Path | None = None) -> dict[int, list[str]]:
+        """Write every row still waiting. Daily layout: write every file under `pending` and return the night
+        each is delivered on ({epoch day: [resource/file name, ...]})."""
         for key in sorted(self._pending):
             self._flush(key)
+        if self.layout is None:
+            return {}
+        assert pending is not None
+        self.layout.lay_out()
+        nights = self.layout.write(pending, self.fmt, _select_expr)
+        self.rows = Counter(self.layout.rows)
+        return nights
 
     def _flush(self, key: tuple[str, int]) -> None:
         rows = self._pending.pop(key, [])
@@ -155,6 +172,10 @@ class ExportWriter:
             self.con.unregister("daily_lines")
         try:
             cut = self.calendar.batch1_cut
+            if self.layout is not None:
+                self.layout.add_query("daily_line_item_revenue", _revenue_versions_daily_sql())
+                self.layout.add_query("daily_line_item_revenue_event", _revenue_events_daily_sql(cut, self.lock_steps))
+                return
             for batch in (1, 2):
                 self._copy("daily_line_item_revenue", _revenue_versions_sql(cut, batch), batch, part)
             for batch in (1, 2):
@@ -257,6 +278,14 @@ def _revenue_versions_sql(cut: int, batch: int) -> str:
     return f"{as_created} UNION ALL SELECT *, reverted_at AS updated_at FROM daily_rows WHERE reverted_at IS NOT NULL"
 
 
+def _revenue_versions_daily_sql() -> str:
+    """Daily layout: every row as created, delivered then; reverted rows again with reverted_at set, delivered then."""
+    return ("SELECT * REPLACE (CAST(NULL AS BIGINT) AS reverted_at), created_at AS updated_at, created_at AS _at, "
+            "false AS _resent FROM daily_rows UNION ALL "
+            "SELECT *, reverted_at AS updated_at, reverted_at AS _at, false AS _resent FROM daily_rows "
+            "WHERE reverted_at IS NOT NULL")
+
+
 def _closed_through(instant: str, steps: list[tuple[int, int]]) -> str:
     """The last closed day at `instant` (null before the first close), from the lock steps."""
     if not steps:
@@ -272,15 +301,33 @@ def _revenue_events_sql(cut: int, batch: int, steps: list[tuple[int, int]]) -> s
     if batch == 1:
         originals, reverts = f"created_at <= {cut}", f"reverted_at <= {cut}"
     else:
-        duplicate = f"(line_key + di) % 97 = 0"
-        originals, reverts = f"created_at > {cut} OR {duplicate}", f"reverted_at > {cut}"
-    events = f"""
-        SELECT * EXCLUDE (id, reverted_at), 'dle_' || substr(id, 5) || 'E' AS id, false AS is_revert
+        originals, reverts = f"created_at > {cut} OR {_DUPLICATED}", f"reverted_at > {cut}"
+    return _lock_adjusted(_events(originals, reverts), steps)
+
+
+def _revenue_events_daily_sql(cut: int, steps: list[tuple[int, int]]) -> str:
+    """Daily layout: the same events, each delivered when it was emitted; the repeated ones (those the bulk
+    layout repeats in its later delivery) sent again one delivery later."""
+    resent = f"SELECT * EXCLUDE (id, reverted_at), 'dle_' || substr(id, 5) || 'E' AS id, false AS is_revert, " \
+             f"true AS _resent FROM daily_rows WHERE created_at <= {cut} AND {_DUPLICATED}"
+    events = f"{_events('true', 'true', ', false AS _resent')} UNION ALL BY NAME {resent}"
+    return f"SELECT *, created_at AS _at FROM ({_lock_adjusted(events, steps)})"
+
+
+_DUPLICATED: Final = "(line_key + di) % 97 = 0"
+
+
+def _events(originals: str, reverts: str, extra: str = "") -> str:
+    return f"""
+        SELECT * EXCLUDE (id, reverted_at), 'dle_' || substr(id, 5) || 'E' AS id, false AS is_revert{extra}
         FROM daily_rows WHERE {originals}
         UNION ALL BY NAME
         SELECT * EXCLUDE (id, created_at, reverted_at), 'dle_' || substr(id, 5) || 'V' AS id,
-            reverted_at AS created_at, true AS is_revert
+            reverted_at AS created_at, true AS is_revert{extra}
         FROM daily_rows WHERE reverted_at IS NOT NULL AND {reverts}"""
+
+
+def _lock_adjusted(events: str, steps: list[tuple[int, int]]) -> str:
     return f"""
         SELECT *, created_at AS updated_at, timeframe_start AS "timestamp",
             CASE WHEN closed IS NOT NULL AND timeframe_start // {DAY} <= closed THEN (closed + 1) * {DAY}

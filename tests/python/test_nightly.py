@@ -79,11 +79,12 @@ def first_night(site):
 
 @pytest.fixture(scope="module")
 def second_night(site, first_night):
-    """The same night again, while two finance users read the warehouse: one holding a read-only connection
-    opened before the run, one opening a new connection for every query. Yesterday's file is marked first
-    (a table the rebuild does not make), so each reader shows which file it was reading."""
-    con = duckdb.connect(str(site.live))
-    con.execute("create table main.yesterday_marker as select 'yesterday' as night")
+    """The same night again (an incremental night: a copy of yesterday's warehouse, no new delivery), while two
+    finance users read the warehouse: one holding a read-only connection opened before the run, one opening a
+    new connection for every query. Each build stamps its file (orb_state.unit_tested.tested_at), so each reader
+    shows which file it was reading."""
+    con = duckdb.connect(str(site.live), read_only=True)
+    yesterday = str(con.execute("select tested_at from orb_state.unit_tested").fetchall()[0][0])
     con.close()
     assert not Path(f"{site.live}.wal").exists()
     ledger_before = _sha256(site.ledger)
@@ -92,7 +93,7 @@ def second_night(site, first_night):
     readers = {}
     for mode in ("hold", "reconnect"):
         log = site.root / f"reader-{mode}.jsonl"
-        proc = subprocess.Popen([sys.executable, "-c", READER, str(site.live), str(log), str(stop), mode])
+        proc = subprocess.Popen([sys.executable, "-c", READER, str(site.live), str(log), str(stop), mode, yesterday])
         readers[mode] = (proc, log)
     for mode, (proc, log) in readers.items():
         _wait_for(lambda: log.exists() and len(log.read_text().splitlines()) >= 2, f"reader {mode} started")
@@ -107,15 +108,15 @@ def second_night(site, first_night):
             proc.wait(timeout=30)
     logs = {mode: _read_log(log) for mode, (_, log) in readers.items()}
     return SimpleNamespace(result=result, output=output, logs=logs, returned_at=returned_at,
-                           ledger_before=ledger_before, inode_before=inode_before)
+                           ledger_before=ledger_before, inode_before=inode_before, yesterday=yesterday)
 
 
 READER = r"""
 import duckdb, json, os, sys, time
-path, log, stop, mode = sys.argv[1:5]
+path, log, stop, mode, yesterday = sys.argv[1:6]
 
 def probe(con):
-    marker = con.execute("select count(*) from duckdb_tables() where table_name = 'yesterday_marker'").fetchall()[0][0]
+    marker = int(str(con.execute("select tested_at from orb_state.unit_tested").fetchall()[0][0]) == yesterday)
     marts = con.execute("select count(*) from duckdb_tables() where schema_name = 'marts'").fetchall()[0][0]
     rows, net = con.execute("select count(*), sum(net_billings) from marts.billings_monthly").fetchall()[0]
     return {"marker": marker, "marts": marts, "rows": rows, "net": str(net)}
@@ -304,8 +305,8 @@ def test_a_reader_holding_the_warehouse_open_keeps_yesterdays_whole_file(site, f
     # the holder never saw the new file; a new connection now sees it (a new inode, renamed in: the old file
     # was not rewritten), and yesterday's is kept as previous
     assert site.live.stat().st_ino != second_night.inode_before
-    assert _marker(site.live) == 0
-    assert _marker(warehouse.previous_path(site.live)) == 1
+    assert _marker(site.live, second_night.yesterday) == 0
+    assert _marker(warehouse.previous_path(site.live), second_night.yesterday) == 1
 
 
 @pytest.mark.slow
@@ -336,10 +337,11 @@ def _marts_and_billings(site: Site) -> tuple[int, int, str]:
     return marts, rows, str(net)
 
 
-def _marker(path: Path) -> int:
+def _marker(path: Path, yesterday: str) -> int:
+    """1 when `path` is yesterday's warehouse file (its build stamp), else 0."""
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return con.execute("select count(*) from duckdb_tables() where table_name = 'yesterday_marker'").fetchall()[0][0]
+        return int(str(con.execute("select tested_at from orb_state.unit_tested").fetchall()[0][0]) == yesterday)
     finally:
         con.close()
 
@@ -555,6 +557,7 @@ def test_a_small_export_passes(tiny_export):
     (lambda r: (r / "credit_note" / "2026-11-01-0000.jsonl").write_text("not json\n"), "{r}/credit_note/2026-11-01-0000.jsonl: the first line is not JSON"),
     (lambda r: (r / "credit_note" / "2026-11-02.json").write_text("{}"), "{r}/credit_note/2026-11-02.json: not a delivery file"),
     (lambda r: (r / "invoice_metadata" / "x.csv.gz").write_bytes(b"not gzip"), "{r}/invoice_metadata/x.csv.gz: not a readable gzip file"),
+    (lambda r: (r / "credit_note" / "2026-11").mkdir(), "{r}/credit_note/2026-11: a folder inside a resource directory (deliveries are files directly in {r}/credit_note/)"),
 ])
 def test_a_broken_export_names_the_file(tiny_export, breakage, message):
     breakage(tiny_export)

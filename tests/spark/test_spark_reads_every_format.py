@@ -33,7 +33,7 @@ def mixed_export(root: Path) -> dict[str, str]:
         target = export / resource_dir.name
         target.mkdir(parents=True)
         for f in sorted(source.iterdir()):
-            if fmt == "csv.gz":
+            if fmt == "csv.gz" and not f.name.endswith(".gz"):   # (the generator gzips the big feeds already)
                 with open(f, "rb") as raw, gzip.open(target / (f.name + ".gz"), "wb") as packed:
                     shutil.copyfileobj(raw, packed)
             else:

@@ -1,4 +1,6 @@
 -- Orb `accounting_period_lock`: one row per accounting_period_lock_id: the latest version (SPEC §2.2 rule 1); deleted rows are kept and flagged is_deleted.
+{{ config(unique_key='accounting_period_lock_id') }}
+
 with source as (
 
     select * from {{ source('orb', 'accounting_period_lock') }}
@@ -46,4 +48,4 @@ final as (
 
 )
 
-select * from final
+{{ orb_merge_with_staged('final') }}

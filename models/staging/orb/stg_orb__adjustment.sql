@@ -1,4 +1,6 @@
 -- Orb `adjustment`: one row per adjustment_id: the latest version (SPEC §2.2 rule 1); deleted rows are kept and flagged is_deleted.
+{{ config(unique_key='adjustment_id') }}
+
 with source as (
 
     select * from {{ source('orb', 'adjustment') }}
@@ -54,4 +56,4 @@ final as (
 
 )
 
-select * from final
+{{ orb_merge_with_staged('final') }}

@@ -1,4 +1,6 @@
 -- Orb `billable_metric`: one row per billable_metric_id: the latest version (SPEC §2.2 rule 1); deleted rows are kept and flagged is_deleted.
+{{ config(unique_key='billable_metric_id') }}
+
 with source as (
 
     select * from {{ source('orb', 'billable_metric') }}
@@ -46,4 +48,4 @@ final as (
 
 )
 
-select * from final
+{{ orb_merge_with_staged('final') }}

@@ -1,4 +1,6 @@
 -- Orb `coupon`: one row per coupon_id: the latest version (SPEC §2.2 rule 1); deleted rows are kept and flagged is_deleted.
+{{ config(unique_key='coupon_id') }}
+
 with source as (
 
     select * from {{ source('orb', 'coupon') }}
@@ -52,4 +54,4 @@ final as (
 
 )
 
-select * from final
+{{ orb_merge_with_staged('final') }}

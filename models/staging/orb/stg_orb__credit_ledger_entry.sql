@@ -1,4 +1,6 @@
 -- Orb `credit_ledger_entry`: one row per credit_ledger_entry_id: the latest version (SPEC §2.2 rule 2); reverted rows are kept and flagged.
+{{ config(unique_key='credit_ledger_entry_id') }}
+
 with source as (
 
     select * from {{ source('orb', 'credit_ledger_entry') }}
@@ -66,4 +68,4 @@ final as (
 
 )
 
-select * from final
+{{ orb_merge_with_staged('final') }}

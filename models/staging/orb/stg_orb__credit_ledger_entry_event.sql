@@ -1,4 +1,6 @@
 -- Orb `credit_ledger_entry_event`: every event once (SPEC §2.2 rule 3); a revert is its own row with is_revert = true.
+{{ config(unique_key='event_id') }}
+
 with source as (
 
     select * from {{ source('orb', 'credit_ledger_entry_event') }}
@@ -75,4 +77,4 @@ final as (
 
 )
 
-select * from final
+{{ orb_merge_with_staged('final') }}

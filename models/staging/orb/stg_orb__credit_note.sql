@@ -1,4 +1,6 @@
 -- Orb `credit_note`: one row per credit_note_id: the latest version (SPEC §2.2 rule 1); deleted rows are kept and flagged is_deleted.
+{{ config(unique_key='credit_note_id') }}
+
 with source as (
 
     select * from {{ source('orb', 'credit_note') }}
@@ -57,4 +59,4 @@ final as (
 
 )
 
-select * from final
+{{ orb_merge_with_staged('final') }}

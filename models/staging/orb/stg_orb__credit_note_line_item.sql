@@ -1,4 +1,6 @@
 -- Orb `credit_note_line_item`: one row per credit_note_line_item_id: the latest version (SPEC §2.2 rule 1); deleted rows are kept and flagged is_deleted.
+{{ config(unique_key='credit_note_line_item_id') }}
+
 with source as (
 
     select * from {{ source('orb', 'credit_note_line_item') }}
@@ -65,4 +67,4 @@ final as (
 
 )
 
-select * from final
+{{ orb_merge_with_staged('final') }}

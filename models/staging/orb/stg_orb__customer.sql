@@ -1,4 +1,6 @@
 -- Orb `customer`: one row per customer_id: the latest version (SPEC §2.2 rule 1); deleted rows are kept and flagged is_deleted.
+{{ config(unique_key='customer_id') }}
+
 with source as (
 
     select * from {{ source('orb', 'customer') }}
@@ -56,4 +58,4 @@ final as (
 
 )
 
-select * from final
+{{ orb_merge_with_staged('final') }}

@@ -1,4 +1,6 @@
 -- Orb `customer_balance_transaction`: one row per customer_balance_transaction_id: the latest version (SPEC §2.2 rule 1); deleted rows are kept and flagged is_deleted.
+{{ config(unique_key='customer_balance_transaction_id') }}
+
 with source as (
 
     select * from {{ source('orb', 'customer_balance_transaction') }}
@@ -58,4 +60,4 @@ final as (
 
 )
 
-select * from final
+{{ orb_merge_with_staged('final') }}

@@ -1,4 +1,6 @@
 -- Orb `daily_line_item_revenue`: one row per daily_line_item_revenue_id: the latest version (SPEC §2.2 rule 2); reverted rows are kept and flagged.
+{{ config(unique_key='daily_line_item_revenue_id') }}
+
 with source as (
 
     select * from {{ source('orb', 'daily_line_item_revenue') }}
@@ -74,4 +76,4 @@ final as (
 
 )
 
-select * from final
+{{ orb_merge_with_staged('final') }}

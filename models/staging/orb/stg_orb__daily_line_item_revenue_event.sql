@@ -1,4 +1,6 @@
 -- Orb `daily_line_item_revenue_event`: every event once (SPEC §2.2 rule 3); a revert is its own row with is_revert = true.
+{{ config(unique_key='event_id') }}
+
 with source as (
 
     select * from {{ source('orb', 'daily_line_item_revenue_event') }}
@@ -77,4 +79,4 @@ final as (
 
 )
 
-select * from final
+{{ orb_merge_with_staged('final') }}

@@ -1,4 +1,6 @@
 -- Orb `invoice_line_item_billing`: one row per invoice_line_item_id: the latest version (SPEC §2.2 rule 2); voided rows are kept and flagged.
+{{ config(unique_key='invoice_line_item_id') }}
+
 with source as (
 
     select * from {{ source('orb', 'invoice_line_item_billing') }}
@@ -80,4 +82,4 @@ final as (
 
 )
 
-select * from final
+{{ orb_merge_with_staged('final') }}

@@ -1,4 +1,6 @@
 -- Orb `invoice_line_item_billing_event`: every event once (SPEC §2.2 rule 3); a revert is its own row with is_revert = true.
+{{ config(unique_key='event_id') }}
+
 with source as (
 
     select * from {{ source('orb', 'invoice_line_item_billing_event') }}
@@ -88,4 +90,4 @@ final as (
 
 )
 
-select * from final
+{{ orb_merge_with_staged('final') }}

@@ -1,4 +1,6 @@
 -- Orb `invoice_metadata`: one row per invoice_id: the latest version (SPEC §2.2 rule 1); deleted rows are kept and flagged is_deleted.
+{{ config(unique_key='invoice_id') }}
+
 with source as (
 
     select * from {{ source('orb', 'invoice_metadata') }}
@@ -75,4 +77,4 @@ final as (
 
 )
 
-select * from final
+{{ orb_merge_with_staged('final') }}

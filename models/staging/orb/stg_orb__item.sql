@@ -1,4 +1,6 @@
 -- Orb `item`: one row per item_id: the latest version (SPEC §2.2 rule 1); deleted rows are kept and flagged is_deleted.
+{{ config(unique_key='item_id') }}
+
 with source as (
 
     select * from {{ source('orb', 'item') }}
@@ -44,4 +46,4 @@ final as (
 
 )
 
-select * from final
+{{ orb_merge_with_staged('final') }}

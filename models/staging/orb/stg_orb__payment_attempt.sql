@@ -1,4 +1,6 @@
 -- Orb `payment_attempt`: one row per payment_attempt_id: the latest version (SPEC §2.2 rule 1); deleted rows are kept and flagged is_deleted.
+{{ config(unique_key='payment_attempt_id') }}
+
 with source as (
 
     select * from {{ source('orb', 'payment_attempt') }}
@@ -52,4 +54,4 @@ final as (
 
 )
 
-select * from final
+{{ orb_merge_with_staged('final') }}

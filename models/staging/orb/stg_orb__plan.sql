@@ -1,4 +1,6 @@
 -- Orb `plan`: one row per plan_id: the latest version (SPEC §2.2 rule 1); deleted rows are kept and flagged is_deleted.
+{{ config(unique_key='plan_id') }}
+
 with source as (
 
     select * from {{ source('orb', 'plan') }}
@@ -48,4 +50,4 @@ final as (
 
 )
 
-select * from final
+{{ orb_merge_with_staged('final') }}

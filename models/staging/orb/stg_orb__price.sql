@@ -1,4 +1,6 @@
 -- Orb `price`: one row per price_id: the latest version (SPEC §2.2 rule 1); deleted rows are kept and flagged is_deleted.
+{{ config(unique_key='price_id') }}
+
 with source as (
 
     select * from {{ source('orb', 'price') }}
@@ -58,4 +60,4 @@ final as (
 
 )
 
-select * from final
+{{ orb_merge_with_staged('final') }}

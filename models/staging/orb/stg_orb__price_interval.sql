@@ -1,4 +1,6 @@
 -- Orb `price_interval`: one row per price_interval_id: the latest version (SPEC §2.2 rule 1); deleted rows are kept and flagged is_deleted.
+{{ config(unique_key='price_interval_id') }}
+
 with source as (
 
     select * from {{ source('orb', 'price_interval') }}
@@ -48,4 +50,4 @@ final as (
 
 )
 
-select * from final
+{{ orb_merge_with_staged('final') }}

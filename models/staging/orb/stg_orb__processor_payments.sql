@@ -1,4 +1,6 @@
 -- Orb `processor_payments`: one row per processor_payment_id: the row of the delivery file whose name sorts last.
+{{ config(unique_key='processor_payment_id') }}
+
 with source as (
 
     select * from {{ source('orb', 'processor_payments') }}
@@ -45,4 +47,4 @@ final as (
 
 )
 
-select * from final
+{{ orb_merge_with_staged('final') }}

@@ -1,4 +1,6 @@
 -- Orb `subscription`: one row per subscription_id: the latest version (SPEC §2.2 rule 1); deleted rows are kept and flagged is_deleted.
+{{ config(unique_key='subscription_id') }}
+
 with source as (
 
     select * from {{ source('orb', 'subscription') }}
@@ -54,4 +56,4 @@ final as (
 
 )
 
-select * from final
+{{ orb_merge_with_staged('final') }}

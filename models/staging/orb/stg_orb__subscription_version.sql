@@ -1,4 +1,6 @@
 -- Orb `subscription_version`: one row per subscription_version_id: the latest version (SPEC §2.2 rule 1); deleted rows are kept and flagged is_deleted.
+{{ config(unique_key='subscription_version_id') }}
+
 with source as (
 
     select * from {{ source('orb', 'subscription_version') }}
@@ -46,4 +48,4 @@ final as (
 
 )
 
-select * from final
+{{ orb_merge_with_staged('final') }}
