@@ -387,10 +387,9 @@ def build_and_swap(
                            # profile that changes from one run to the next costs dbt a full parse
                            target_path=(paths.resolve(target_path) / ("incremental" if incremental else "full")
                                         if target_path else None),
-                           full_refresh=full_refresh,
+                           full_refresh=full_refresh, dbt_vars=dbt_vars,
                            extra_args=_incremental_selection(build_path, export_dir) if incremental else (),
                            merged_rows_tests=incremental, skip_unit_tests=incremental, extra_env=memory)
->>>>>>> issue-15-incremental
             if not result.success:
                 return SwapResult(result, live, build_path, False, started_from=started_from,
                                   copy_seconds=copy_seconds, copied_bytes=copied)
