@@ -455,7 +455,9 @@ def _incremental_selection(copy: Path, export_dir) -> list[str]:
                  and not p.name.startswith((".", "_"))] if folder.is_dir() else []
         if resource not in staged or any(f not in processed for f in files):
             to_merge.append(f"stg_orb__{resource}")
-    return ["--select", *to_merge, "path:seeds", "path:models/intermediate", "path:models/marts"]
+    # the rate file (reporting currency) is small and read whole every night: it may change, and so may the vars
+    return ["--select", *to_merge, "path:models/staging/fx", "path:seeds", "path:models/intermediate",
+            "path:models/marts"]
 
 
 def _incremental_from(live: Path, export_dir, code: str) -> bool:
