@@ -3,21 +3,36 @@
 --   credit_consumption_revenue  "Credit revenue" of decrements and amendments (units x cost basis)
 --   credit_breakage_revenue     "Credit revenue" of credit_block_expiry entries
 --   credit_note_revenue         "Credit-note revenue (proration)": minus each day's share (<= 0)
+-- On DuckDB a night recomputes only the (day, customer) keys its staged rows can change
+-- (macros/staging/orb_affected_revenue_keys.sql, revenue_daily_affected_keys).
+{{ config(
+    materialized=('incremental' if target.type == 'duckdb' else 'table'),
+    incremental_strategy='orb_affected_keys',
+    on_schema_change='fail',
+    pre_hook="{{ orb_affected_keys_prepare(revenue_daily_affected_keys()) }}",
+    post_hook="{{ orb_affected_keys_record() }}"
+) }}
+
+{%- set incremental = orb_downstream_mode() == 'incremental' %}
+
 with usage as (
 
-    select * from {{ ref('int_revenue_usage_daily') }}
+    select * from {{ ref('int_revenue_usage_daily') }} as usage_rows
+    {%- if incremental %} where {{ orb_is_affected('usage_rows') }}{% endif %}
 
 ),
 
 credit_entries as (
 
-    select * from {{ ref('int_credit_ledger_entries_valued') }}
+    select * from {{ ref('int_credit_ledger_entries_valued') }} as entry_rows
+    {%- if incremental %} where {{ orb_is_affected('entry_rows') }}{% endif %}
 
 ),
 
 credit_note_days as (
 
-    select * from {{ ref('int_credit_note_lines_prorated') }}
+    select * from {{ ref('int_credit_note_lines_prorated') }} as credit_note_rows
+    {%- if incremental %} where {{ orb_is_affected('credit_note_rows', date_column='service_date') }}{% endif %}
 
 ),
 

@@ -1,0 +1,242 @@
+{#
+  Incremental models downstream of staging, on DuckDB (SPEC §6: "downstream models rebuild only what the new rows
+  touch where that is sound"). A model opts in with incremental_strategy='orb_affected_keys' (materialized
+  incremental on DuckDB, a table on Spark); its rows are keyed by (revenue_date, customer_id), and a night
+  recomputes only the keys tonight's staged rows can change:
+
+    1. Staging records what each merge replaced: the `orb_merge` strategy of the staging models copies the staged
+       rows a night's winners displace into orb_state.displaced_<resource> before the delete+insert. A row
+       "touched" tonight is then a staged row from one of tonight's delivery files (its new version) or a
+       displaced row (its old version), so a key whose row moved (another day, another customer, a revert) is
+       recomputed on both sides.
+    2. Before the model is built (pre-hook, in its transaction) its affected keys are written to
+       orb_state.affected__<model>: (revenue_date, customer_id) pairs, or a customer with all_dates (every day
+       of that customer). The model's SQL reads only the upstream rows of those keys, and the strategy deletes
+       every row of those keys before inserting the recomputed ones (a key whose rows vanished loses them).
+    3. After it (post-hook, same transaction) orb_state.downstream_state records the code fingerprint, the
+       export root and a digest of orb_state.processed_files over the Orb resources the model reads.
+
+  A run builds a model incrementally only when (orb_plan_downstream, on-run-start) it is not --full-refresh,
+  its table exists, every Orb resource merges incrementally tonight (no code change, same export root), the
+  model's recorded state matches the staged files as they are before tonight's merge (it was built from
+  exactly what is staged: a failed or partial earlier run means a full rebuild), and every table it reads is
+  rebuilt in this run (selected) or is itself an incremental model whose state matches. Otherwise its table is
+  dropped and built in full. These models read no var.
+#}
+
+{% macro orb_downstream_models() %}
+  {%- set found = [] -%}
+  {%- for node in graph.nodes.values() | sort(attribute='unique_id')
+      if node.resource_type == 'model' and node.config.get('incremental_strategy') == 'orb_affected_keys' -%}
+    {%- do found.append(node) -%}
+  {%- endfor -%}
+  {{ return(found) }}
+{% endmacro %}
+
+
+{#- What a model reads, walking its parents: the Orb resources (staging models), the incremental models of this
+    kind, and the other tables (which are current only when this run rebuilds them). Views are walked through. -#}
+{% macro orb_upstream(node) %}
+  {%- set found = {'resources': [], 'incremental': [], 'tables': []} -%}
+  {%- set frontier = [] + node.depends_on.nodes -%}
+  {%- set seen = [] -%}
+  {%- for level in range(100) if frontier -%}
+    {%- set next_level = [] -%}
+    {%- for uid in frontier if uid not in seen -%}
+      {%- do seen.append(uid) -%}
+      {%- set parent = graph.nodes.get(uid) -%}
+      {%- if parent and parent.resource_type == 'model' -%}
+        {%- if parent.name.startswith('stg_orb__') -%}
+          {%- do found.resources.append(parent.name | replace('stg_orb__', '')) -%}
+        {%- else -%}
+          {%- if parent.config.get('incremental_strategy') == 'orb_affected_keys' -%}
+            {%- do found.incremental.append(uid) -%}
+          {%- elif parent.config.materialized not in ('view', 'ephemeral') -%}
+            {%- do found.tables.append(uid) -%}
+          {%- endif -%}
+          {%- do next_level.extend(parent.depends_on.nodes) -%}
+        {%- endif -%}
+      {%- endif -%}
+    {%- endfor -%}
+    {%- do frontier.clear() -%}
+    {%- do frontier.extend(next_level) -%}
+  {%- endfor -%}
+  {{ return(found) }}
+{% endmacro %}
+
+
+{#- A digest of the delivery files staged for these resources (name, size, mtime, when merged; the export root is
+    compared apart). -#}
+{% macro orb_staged_files_digest_sql(resources) -%}
+(select coalesce(md5(string_agg(resource || '|' || regexp_extract(path, '[^/]+$') || '|' || size_bytes || '|' || cast(modified_at as varchar)
+                                 || '|' || cast(processed_at as varchar), chr(10) order by resource, path)), 'none')
+ from orb_state.processed_files
+ where list_contains({{ orb_sql_list(resources | unique | sort) }}, resource))
+{%- endmacro %}
+
+
+{% macro orb_plan_downstream() %}
+  {{ return(adapter.dispatch('orb_plan_downstream', 'orb_finance')()) }}
+{% endmacro %}
+
+{% macro default__orb_plan_downstream() %}{% endmacro %}
+
+{% macro duckdb__orb_plan_downstream() %}
+  {% set plan = graph.get('orb_delivery_plan') %}
+  {% if execute and plan %}
+    {% do run_query("create table if not exists orb_state.downstream_state (model varchar, code_fingerprint varchar, "
+                    ~ "export_root varchar, inputs_digest varchar, last_mode varchar, built_at timestamp)") %}
+    {% set state = {} %}
+    {% for row in run_query("select model, code_fingerprint, export_root, inputs_digest from orb_state.downstream_state").rows %}
+      {% do state.update({row[0]: row}) %}
+    {% endfor %}
+    {% set every_resource_incremental = plan.modes.values() | reject('equalto', 'incremental') | list | length == 0 %}
+    {% set models = orb_downstream_models() %}
+    {% set consistent = {} %}
+    {% for node in models %}
+      {% set known = state.get(node.name) %}
+      {% set digest = run_query("select " ~ orb_staged_files_digest_sql(orb_upstream(node).resources)).rows[0][0] %}
+      {% do consistent.update({node.unique_id: known is not none and known[1] == plan.fingerprint
+                                                and known[2] == plan.root and known[3] == digest}) %}
+    {% endfor %}
+    {% set modes = {} %}
+    {% for node in models %}
+      {% set up = orb_upstream(node) %}
+      {# safe: every table it reads is current once this run reached it (rebuilt now, or incremental and
+         matching what is staged); incremental also needs the incremental ones to change tonight by
+         tonight's rows alone (matching before tonight's merge), as its own affected keys assume. #}
+      {% set stale, rebuilt = [], [] %}
+      {% for uid in up.tables if uid not in selected_resources %}{% do stale.append(uid) %}{% endfor %}
+      {% for uid in up.incremental if not consistent.get(uid) %}
+        {% do (rebuilt if uid in selected_resources else stale).append(uid) %}
+      {% endfor %}
+      {% set safe = stale | length == 0 %}
+      {% set relation = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) %}
+      {% set incremental = not flags.FULL_REFRESH and relation is not none and every_resource_incremental
+                           and consistent[node.unique_id] and safe and rebuilt | length == 0 %}
+      {% do modes.update({node.unique_id: {'mode': 'incremental' if incremental else 'full', 'safe': safe,
+                                           'resources': up.resources}}) %}
+      {% if not incremental and relation is not none and node.unique_id in selected_resources and not flags.FULL_REFRESH %}
+        {% do log("Orb: " ~ relation ~ " is rebuilt in full (the project's code, the export or a run before this one "
+                  ~ "changed what it was built from)", info=true) %}
+        {% do adapter.drop_relation(relation) %}
+      {% endif %}
+    {% endfor %}
+    {# Every staged table gets an empty orb_state.displaced_<resource>: a merge tonight fills its own. #}
+    {% for resource in plan.modes %}
+      {% set stg = graph.nodes.get('model.' ~ project_name ~ '.stg_orb__' ~ resource) %}
+      {% set staged = adapter.get_relation(database=stg.database, schema=stg.schema, identifier=stg.alias) if stg else none %}
+      {% if staged is not none %}
+        {% do run_query("create or replace table orb_state.displaced_" ~ resource ~ " as select * from " ~ staged ~ " limit 0") %}
+      {% endif %}
+    {% endfor %}
+    {% do graph.update({'orb_downstream': modes}) %}
+  {% endif %}
+{% endmacro %}
+
+
+{#- This run's mode of the current model: 'incremental' or 'full'. -#}
+{% macro orb_downstream_mode() %}
+  {%- if not execute or this is none or model.resource_type != 'model' -%}{{ return('full') }}{%- endif -%}
+  {%- set planned = (graph.get('orb_downstream') or {}).get(model.unique_id) -%}
+  {%- if is_incremental() and (not planned or planned.mode != 'incremental') -%}
+    {{ exceptions.raise_compiler_error(model.name ~ ": its table exists but orb_plan_downstream did not plan an "
+                                       ~ "incremental build (run with --full-refresh)") }}
+  {%- endif -%}
+  {{ return('incremental' if is_incremental() else 'full') }}
+{% endmacro %}
+
+
+{#- The rows of an Orb resource touched tonight: staged from tonight's delivery files, or displaced by them.
+    (The staged table is an ancestor of every model using this, so it is built before.) -#}
+{% macro orb_touched(resource, columns) -%}
+  {%- if not execute -%}{{ return('') }}{%- endif -%}
+  {%- set stg = graph.nodes['model.' ~ project_name ~ '.stg_orb__' ~ resource] -%}
+  {%- set staged = api.Relation.create(database=stg.database, schema=stg.schema, identifier=stg.alias) -%}
+(select {{ columns }} from {{ staged }}
+ where source_file in (select path from orb_state.delivery_plan where resource = {{ orb_sql_literal(resource) }})
+ union all
+ select {{ columns }} from orb_state.displaced_{{ resource }})
+{%- endmacro %}
+
+
+{% macro orb_staged(resource) -%}
+  {%- if not execute -%}{{ return('') }}{%- endif -%}
+  {%- set stg = graph.nodes['model.' ~ project_name ~ '.stg_orb__' ~ resource] -%}
+  {{ api.Relation.create(database=stg.database, schema=stg.schema, identifier=stg.alias) }}
+{%- endmacro %}
+
+
+{#- Pre-hook: orb_state.affected__<model> holds the keys this build recomputes (none on a full build). -#}
+{% macro orb_affected_keys_prepare(affected_sql) %}
+  {{ return(adapter.dispatch('orb_affected_keys_prepare', 'orb_finance')(affected_sql)) }}
+{% endmacro %}
+
+{% macro default__orb_affected_keys_prepare(affected_sql) %}{% endmacro %}
+
+{% macro duckdb__orb_affected_keys_prepare(affected_sql) %}
+  {%- if execute %}
+create or replace table orb_state.affected__{{ this.identifier }} as
+    {%- if orb_downstream_mode() == 'incremental' %}
+select distinct cast(revenue_date as date) as revenue_date, cast(customer_id as varchar) as customer_id,
+       cast(all_dates as boolean) as all_dates
+from ({{ affected_sql }}) as affected
+    {%- else %}
+select cast(null as date) as revenue_date, cast(null as varchar) as customer_id, false as all_dates where false
+    {%- endif %}
+  {%- endif %}
+{% endmacro %}
+
+
+{#- Whether a row (`alias`) has one of this build's affected keys. -#}
+{% macro orb_is_affected(alias, date_column='revenue_date', customer_column='customer_id', model_name=none) -%}
+  {%- set affected = 'orb_state.affected__' ~ (model_name or this.identifier) -%}
+(exists (select 1 from {{ affected }} as affected
+         where not affected.all_dates
+           and affected.revenue_date is not distinct from {{ alias }}.{{ date_column }}
+           and affected.customer_id is not distinct from {{ alias }}.{{ customer_column }})
+ or exists (select 1 from {{ affected }} as affected
+            where affected.all_dates and affected.customer_id is not distinct from {{ alias }}.{{ customer_column }}))
+{%- endmacro %}
+
+
+{#- The strategy: every row of an affected key goes, the recomputed rows come in. -#}
+{% macro get_incremental_orb_affected_keys_sql(arg_dict) %}
+  {%- set cols = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+delete from {{ arg_dict['target_relation'] }} as target_rows
+where {{ orb_is_affected('target_rows', model_name=arg_dict['target_relation'].identifier) }};
+insert into {{ arg_dict['target_relation'] }} ({{ cols }})
+select {{ cols }} from {{ arg_dict['temp_relation'] }}
+{% endmacro %}
+
+
+{#- Post-hook: what the model was built from. A build that read a table this run did not rebuild records no
+    digest, so the next run builds it in full. -#}
+{% macro orb_affected_keys_record() %}
+  {{ return(adapter.dispatch('orb_affected_keys_record', 'orb_finance')()) }}
+{% endmacro %}
+
+{% macro default__orb_affected_keys_record() %}{% endmacro %}
+
+{% macro duckdb__orb_affected_keys_record() %}
+  {%- set plan = graph.get('orb_delivery_plan') -%}
+  {%- set planned = (graph.get('orb_downstream') or {}).get(model.unique_id) -%}
+  {%- if execute and plan and planned %}
+delete from orb_state.downstream_state where model = {{ orb_sql_literal(model.name) }};
+insert into orb_state.downstream_state
+select {{ orb_sql_literal(model.name) }}, {{ orb_sql_literal(plan.fingerprint) }}, {{ orb_sql_literal(plan.root) }},
+       {{ orb_staged_files_digest_sql(planned.resources) if planned.safe else 'null' }},
+       {{ orb_sql_literal(planned.mode) }}, cast(now() as timestamp)
+  {%- endif %}
+{% endmacro %}
+
+
+{#- Staging's strategy on DuckDB: dbt's delete+insert, after copying the staged rows it replaces into
+    orb_state.displaced_<resource> (read by the downstream models' affected keys). -#}
+{% macro get_incremental_orb_merge_sql(arg_dict) %}
+  {%- set key = arg_dict['unique_key'] -%}
+create or replace table orb_state.displaced_{{ model.name | replace('stg_orb__', '') }} as
+select * from {{ arg_dict['target_relation'] }}
+where {{ key }} in (select {{ key }} from {{ arg_dict['temp_relation'] }});
+{{ get_incremental_delete_insert_sql(arg_dict) }}
+{% endmacro %}
