@@ -130,6 +130,11 @@
         {% do run_query("create or replace table orb_state.displaced_" ~ resource ~ " as select * from " ~ staged ~ " limit 0") %}
       {% endif %}
     {% endfor %}
+    {# What the data tests of these models read exists before any build: every row, until a build says otherwise. #}
+    {% for node in models %}
+      {% do run_query("create table if not exists orb_state.tested_keys__" ~ node.alias ~ " as select cast(null as date) "
+                      ~ "as revenue_date, cast(null as varchar) as customer_id, cast(null as boolean) as all_dates") %}
+    {% endfor %}
     {% do graph.update({'orb_downstream': modes}) %}
   {% endif %}
 {% endmacro %}
@@ -226,7 +231,8 @@ delete from orb_state.downstream_state where model = {{ orb_sql_literal(model.na
 insert into orb_state.downstream_state
 select {{ orb_sql_literal(model.name) }}, {{ orb_sql_literal(plan.fingerprint) }}, {{ orb_sql_literal(plan.root) }},
        {{ orb_staged_files_digest_sql(planned.resources) if planned.safe else 'null' }},
-       {{ orb_sql_literal(planned.mode) }}, cast(now() as timestamp)
+       {{ orb_sql_literal(planned.mode) }}, cast(now() as timestamp);
+{{ orb_tested_keys_sql(planned.mode) }}
   {%- endif %}
 {% endmacro %}
 
@@ -242,16 +248,17 @@ where {{ key }} in (select {{ key }} from {{ arg_dict['temp_relation'] }});
 {% endmacro %}
 
 
-{#- The `where` of a data test of an orb_affected_keys model: on the nightly's incremental builds
-    (ORB_STAGING_TESTS=merged) and when the model was built incrementally, the rows of the keys it recomputed;
-    every other row is as it was when the last build's tests passed (a key test of a finer grain than
-    (revenue_date, customer_id) can only find a duplicate among recomputed rows). Else every row. -#}
-{% macro orb_affected_rows(model_name) -%}
-  {%- if target.type == 'duckdb' and env_var('ORB_STAGING_TESTS', 'all') == 'merged' -%}
-(not exists (select 1 from orb_state.downstream_state
-             where model = {{ orb_sql_literal(model_name) }} and last_mode = 'incremental')
- or {{ orb_is_affected(model_name, model_name=model_name) }})
-  {%- else -%}
-1 = 1
-  {%- endif -%}
+
+{#- orb_state.tested_keys__<model>: the keys its data tests read (their `where` in the model's yml). On the nightly's
+    incremental builds (ORB_STAGING_TESTS=merged), when the model was built incrementally: the keys it
+    recomputed; every other row is as it was when the last build's tests passed (a key test of a finer grain
+    than (revenue_date, customer_id) can only find a duplicate among recomputed rows). Else one row with
+    all_dates null: every row. -#}
+{% macro orb_tested_keys_sql(mode) -%}
+create or replace table orb_state.tested_keys__{{ this.identifier }} as
+  {%- if mode == 'incremental' and env_var('ORB_STAGING_TESTS', 'all') == 'merged' %}
+select * from orb_state.affected__{{ this.identifier }}
+  {%- else %}
+select cast(null as date) as revenue_date, cast(null as varchar) as customer_id, cast(null as boolean) as all_dates
+  {%- endif %}
 {%- endmacro %}
