@@ -5,9 +5,9 @@
   recomputes only the keys tonight's staged rows can change:
 
     1. Staging records what each merge replaced: the `orb_merge` strategy of the staging models copies the staged
-       rows a night's winners displace into orb_state.displaced_<resource> before the delete+insert. A row
-       "touched" tonight is then a staged row from one of tonight's delivery files (its new version) or a
-       displaced row (its old version), so a key whose row moved (another day, another customer, a revert) is
+       rows a night's winners displace into orb_state.displaced_<resource>, and the winners into
+       orb_state.merged_<resource>, before the delete+insert. A row "touched" tonight is a merged row (its new
+       version) or a displaced row (its old version), so a key whose row moved (another day, another customer, a revert) is
        recomputed on both sides.
     2. Before the model is built (pre-hook, in its transaction) its affected keys are written to
        orb_state.affected__<model>: (revenue_date, customer_id) pairs, or a customer with all_dates (every day
@@ -122,18 +122,22 @@
         {% do adapter.drop_relation(relation) %}
       {% endif %}
     {% endfor %}
-    {# Every staged table gets an empty orb_state.displaced_<resource>: a merge tonight fills its own. #}
+    {# Every staged table gets an empty orb_state.displaced_<resource> and merged_<resource>: a merge tonight fills its own. #}
     {% for resource in plan.modes %}
       {% set stg = graph.nodes.get('model.' ~ project_name ~ '.stg_orb__' ~ resource) %}
       {% set staged = adapter.get_relation(database=stg.database, schema=stg.schema, identifier=stg.alias) if stg else none %}
       {% if staged is not none %}
-        {% do run_query("create or replace table orb_state.displaced_" ~ resource ~ " as select * from " ~ staged ~ " limit 0") %}
+        {% for kept in ('displaced_', 'merged_') %}
+          {% do run_query("create or replace table orb_state." ~ kept ~ resource ~ " as select * from " ~ staged ~ " limit 0") %}
+        {% endfor %}
       {% endif %}
     {% endfor %}
     {# What the data tests of these models read exists before any build: every row, until a build says otherwise. #}
     {% for node in models %}
-      {% do run_query("create table if not exists orb_state.tested_keys__" ~ node.alias ~ " as select cast(null as date) "
-                      ~ "as revenue_date, cast(null as varchar) as customer_id, cast(null as boolean) as all_dates") %}
+      {% set relation = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) %}
+      {% do run_query("create table if not exists orb_state.tested_keys__" ~ node.alias ~ " as select distinct "
+                      ~ "cast(null as date) as revenue_date, " ~ ("customer_id" if relation else "cast(null as varchar) as customer_id")
+                      ~ ", true as all_dates" ~ (" from " ~ relation if relation else " where false")) %}
     {% endfor %}
     {% do graph.update({'orb_downstream': modes}) %}
   {% endif %}
@@ -152,14 +156,11 @@
 {% endmacro %}
 
 
-{#- The rows of an Orb resource touched tonight: staged from tonight's delivery files, or displaced by them.
-    (The staged table is an ancestor of every model using this, so it is built before.) -#}
+{#- The rows of an Orb resource touched tonight: merged from tonight's delivery files (their new version), or
+    displaced by them (their old version). Kept by the staging model's merge, which runs before any model using
+    this (the staged table is an ancestor). -#}
 {% macro orb_touched(resource, columns) -%}
-  {%- if not execute -%}{{ return('') }}{%- endif -%}
-  {%- set stg = graph.nodes['model.' ~ project_name ~ '.stg_orb__' ~ resource] -%}
-  {%- set staged = api.Relation.create(database=stg.database, schema=stg.schema, identifier=stg.alias) -%}
-(select {{ columns }} from {{ staged }}
- where source_file in (select path from orb_state.delivery_plan where resource = {{ orb_sql_literal(resource) }})
+(select {{ columns }} from orb_state.merged_{{ resource }}
  union all
  select {{ columns }} from orb_state.displaced_{{ resource }})
 {%- endmacro %}
@@ -238,27 +239,29 @@ select {{ orb_sql_literal(model.name) }}, {{ orb_sql_literal(plan.fingerprint) }
 
 
 {#- Staging's strategy on DuckDB: dbt's delete+insert, after copying the staged rows it replaces into
-    orb_state.displaced_<resource> (read by the downstream models' affected keys). -#}
+    orb_state.displaced_<resource> and the rows it puts in their place into orb_state.merged_<resource> (read by
+    the downstream models' affected keys). -#}
 {% macro get_incremental_orb_merge_sql(arg_dict) %}
   {%- set key = arg_dict['unique_key'] -%}
 create or replace table orb_state.displaced_{{ model.name | replace('stg_orb__', '') }} as
 select * from {{ arg_dict['target_relation'] }}
 where {{ key }} in (select {{ key }} from {{ arg_dict['temp_relation'] }});
+create or replace table orb_state.merged_{{ model.name | replace('stg_orb__', '') }} as
+select * from {{ arg_dict['temp_relation'] }};
 {{ get_incremental_delete_insert_sql(arg_dict) }}
 {% endmacro %}
 
 
-
-{#- orb_state.tested_keys__<model>: the keys its data tests read (their `where` in the model's yml). On the nightly's
-    incremental builds (ORB_STAGING_TESTS=merged), when the model was built incrementally: the keys it
-    recomputed; every other row is as it was when the last build's tests passed (a key test of a finer grain
-    than (revenue_date, customer_id) can only find a duplicate among recomputed rows). Else one row with
-    all_dates null: every row. -#}
+{#- orb_state.tested_keys__<model>: the keys its data tests read on the nightly's incremental builds
+    (ORB_STAGING_TESTS=merged; their `where` in the model's yml): the keys it recomputed when it was built
+    incrementally; every other row is as it was when the last build's tests passed (a key test of a finer grain
+    than (revenue_date, customer_id) can only find a duplicate among recomputed rows). After a full build, every
+    customer with all_dates: every row. Any other run's tests read every row. -#}
 {% macro orb_tested_keys_sql(mode) -%}
 create or replace table orb_state.tested_keys__{{ this.identifier }} as
-  {%- if mode == 'incremental' and env_var('ORB_STAGING_TESTS', 'all') == 'merged' %}
+  {%- if mode == 'incremental' %}
 select * from orb_state.affected__{{ this.identifier }}
   {%- else %}
-select cast(null as date) as revenue_date, cast(null as varchar) as customer_id, cast(null as boolean) as all_dates
+select distinct cast(null as date) as revenue_date, customer_id, true as all_dates from {{ this }}
   {%- endif %}
 {%- endmacro %}
