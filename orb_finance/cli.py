@@ -30,7 +30,7 @@ def _cmd_generate_sample(args: argparse.Namespace) -> int:
     summary = generate_sample(
         out_dir=paths.resolve(args.out), customers=args.customers, months=args.months, seed=args.seed,
         fmt=args.format, end_date=args.end_date, console=err_console, layout=args.deliveries,
-        hold_back_days=args.hold_back_days,
+        hold_back_days=args.hold_back_days, orphan_credit_note_lines=args.orphan_credit_note_lines,
     )
     console.print(summary.render())
     return 0
@@ -358,6 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --deliveries daily: keep the last N nights aside, for --append-day")
     p.add_argument("--append-day", action="store_true",
                    help="deliver the next held-back night into the daily export in --out (nothing else is needed)")
+    p.add_argument("--orphan-credit-note-lines", action="store_true",
+                   help="also write two credit-note lines naming an invoice line that is not in the export (dbt's "
+                        "relationships test then warns), to try that warning; off by default")
     p.set_defaults(func=_cmd_generate_sample)
 
     p = sub.add_parser("build", help="dbt build the warehouse from an export directory")
