@@ -45,10 +45,13 @@ def _cmd_build(args: argparse.Namespace) -> int:
                              target=args.target, spark_warehouse=args.spark_warehouse, dbt_vars=dbt_vars,
                              full_refresh=args.full_refresh)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts().items()))
+    for line in result.warning_lines():
+        err_console.print(line, markup=False, highlight=False, soft_wrap=True)
     if not result.success:
         raise OrbFinanceError(f"dbt build failed after {result.elapsed:.1f}s ({counts}): {result.reason()}")
     where = result.duckdb_path if args.target == "duckdb" else f"Spark tables under {args.spark_warehouse or '$ORB_SPARK_WAREHOUSE'}"
-    console.print(f"dbt build OK in {result.elapsed:.1f}s ({counts}); warehouse: {where}")
+    console.print(f"dbt build OK in {result.elapsed:.1f}s ({result.summary()}); warehouse: {where}",
+                  markup=False, highlight=False, soft_wrap=True)
     return 0
 
 

@@ -257,7 +257,10 @@ def _run_steps(result: NightlyResult, export_dir, config, live: Path, reports_ro
             swap = warehouse.SwapResult(None, live, warehouse.building_path(live), False,
                                         problem=f"the build could not run: {_one_line(exc)}")
         step.details = {**_build_details(swap), **dbt_vars}
-        counts = ", ".join(f"{n} {s}" for s, n in sorted(swap.dbt.counts().items())) if swap.dbt else ""
+        counts = swap.dbt.summary() if swap.dbt else ""
+        notes = len(swap.dbt.log_warnings) if swap.dbt else 0
+        if notes:
+            counts += f"; {notes} dbt warning(s) about the export (run.json: dbt_warnings)"
         if swap.swapped:
             how = (f"incremental on a copy of the live warehouse ({swap.copy_seconds:.1f}s to copy)"
                    if swap.started_from == "copy" else "from every delivery file")
@@ -358,6 +361,8 @@ def _build_details(swap: warehouse.SwapResult) -> dict[str, Any]:
                        dbt_seconds=round(swap.dbt.elapsed, 3),
                        dbt_failures=[{"node": f.unique_id, "status": f.status, "message": (f.message or "").strip()}
                                      for f in swap.dbt.failures()[:MAX_LISTED]],
+                       # every warning: the test, the rows it found and what they mean (or dbt's own message)
+                       dbt_warnings=swap.dbt.warnings_json()[:MAX_LISTED],
                        dbt_log=str(swap.dbt.log_file) if swap.dbt.log_file else None)
     if not swap.swapped:
         details["reason"] = swap.reason()

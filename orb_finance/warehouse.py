@@ -31,6 +31,9 @@ class NodeResult:
     status: str
     execution_time: float
     message: str | None = None
+    failures: int | None = None        # a test: the rows it found (a warning's count)
+    meaning: str = ""                  # a test: what its rows mean (the test's meta.meaning in the project)
+    path: str = ""                     # a test: the file that defines it
 
 
 @dataclass
@@ -43,6 +46,7 @@ class DbtResult:
     errors: list[str] = field(default_factory=list)
     other_output: list[str] = field(default_factory=list)
     log_file: Path | None = None
+    log_warnings: list[str] = field(default_factory=list)     # dbt's warnings that are not a test's
 
     @property
     def success(self) -> bool:
@@ -53,6 +57,30 @@ class DbtResult:
 
     def failures(self) -> list[NodeResult]:
         return [n for n in self.nodes if n.status in ("error", "fail", "runtime error")]
+
+    def warnings(self) -> list[NodeResult]:
+        """The tests that passed with a warning (severity warn: they found rows, which never fail the build)."""
+        return [n for n in self.nodes if n.status == "warn"]
+
+    def summary(self) -> str:
+        """The node counts, each warning named: `455 pass, 73 success, 1 warn (relationships_... : 2 rows)`."""
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(self.counts().items()))
+        warned = self.warnings()
+        if warned:
+            counts += " (" + "; ".join(f"{w.name}: {_rows(w.failures)}" for w in warned) + ")"
+        return counts
+
+    def warning_lines(self) -> list[str]:
+        """One line per warning: the test, how many rows it found, and what they mean; then dbt's other
+        warnings (e.g. an optional column missing from a delivery file)."""
+        lines = [f"warning: test {w.name} found {_rows(w.failures)}: {w.meaning or 'see ' + (w.path or 'its definition')}"
+                 for w in self.warnings()]
+        return lines + [f"warning: {m}" for m in self.log_warnings]
+
+    def warnings_json(self) -> list[dict[str, object]]:
+        """The warnings as run.json records them."""
+        return [{"test": w.name, "unique_id": w.unique_id, "rows": w.failures, "meaning": w.meaning, "defined_in": w.path}
+                for w in self.warnings()] + [{"message": m} for m in self.log_warnings]
 
     def reason(self) -> str:
         """One line saying why the run failed (empty when it did not)."""
@@ -67,6 +95,10 @@ class DbtResult:
         for message in (*self.errors, *self.other_output[-1:]):
             return " ".join(line.strip() for line in message.splitlines() if line.strip())
         return f"dbt exited with code {self.returncode}"
+
+
+def _rows(n: int | None) -> str:
+    return "rows" if n is None else f"{n:,} row{'s' if n != 1 else ''}"
 
 
 # dbt's CLI in a fresh interpreter (`python -m dbt.cli.main` prints a runpy warning first).
@@ -119,6 +151,7 @@ def run_dbt(
     nodes: list[NodeResult] = []
     errors: list[str] = []
     other_output: list[str] = []
+    log_warnings: list[str] = []
     with subprocess.Popen(
         command, cwd=paths.PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as proc:
@@ -130,13 +163,13 @@ def run_dbt(
                     if line.strip():
                         other_output.append(line.rstrip())
                     continue
-                _track(event, nodes, errors, progress, task)
+                _track(event, nodes, errors, progress, task, log_warnings)
         returncode = proc.wait()
     elapsed = time.monotonic() - started
     return DbtResult(
         command=[*args], returncode=returncode, elapsed=elapsed, duckdb_path=db, nodes=nodes, errors=errors,
         other_output=other_output,
-        log_file=(tpath or paths.PROJECT_ROOT) / "logs" / "dbt.log",
+        log_file=(tpath or paths.PROJECT_ROOT) / "logs" / "dbt.log", log_warnings=log_warnings,
     )
 
 
@@ -228,7 +261,12 @@ def _parse_event(line: str) -> dict | None:
 _RESULT_EVENTS = {"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult", "LogNodeNoOpResult"}
 
 
-def _track(event: dict, nodes: list[NodeResult], errors: list[str], progress, task) -> None:
+# Warnings that are part of a test's result (the test's own LogTestResult carries its count and meaning).
+_TEST_WARNING_EVENTS = {"RunResultWarning", "RunResultWarningMessage"}
+
+
+def _track(event: dict, nodes: list[NodeResult], errors: list[str], progress, task,
+           log_warnings: list[str] | None = None) -> None:
     info, data = event["info"], event.get("data", {})
     name = info.get("name")
     if name == "LogStartLine" and progress is not None and data.get("total"):
@@ -240,9 +278,12 @@ def _track(event: dict, nodes: list[NodeResult], errors: list[str], progress, ta
             status = "skipped"
         if status == "ok":
             status = "success"
+        failures = data.get("num_failures")
         nodes.append(NodeResult(
             unique_id=node.get("unique_id", ""), resource_type=node.get("resource_type", ""),
             name=node.get("node_name", ""), status=status, execution_time=float(data.get("execution_time") or 0),
+            failures=int(failures) if failures is not None else None,
+            meaning=" ".join(str((node.get("meta") or {}).get("meaning") or "").split()),
         ))
         if progress is not None:
             progress.advance(task)
@@ -259,8 +300,16 @@ def _track(event: dict, nodes: list[NodeResult], errors: list[str], progress, ta
                 errors.append(msg)
     elif name == "RunResultFailure":
         pass
+    elif name == "RunResultWarning":
+        uid = data.get("node_info", {}).get("unique_id")
+        for n in nodes:
+            if n.unique_id == uid:
+                n.path = str(data.get("path") or "")
     elif info.get("level") == "error" and info.get("msg"):
         errors.append(info["msg"])
+    elif info.get("level") == "warn" and info.get("msg") and name not in _TEST_WARNING_EVENTS \
+            and log_warnings is not None and name not in _RESULT_EVENTS:
+        log_warnings.append(" ".join(str(info["msg"]).split()))
 
 
 class _progress:
