@@ -156,9 +156,13 @@ def run(
         sync_settings.load(str(config) if config else None)
     except OrbFinanceError as exc:
         raise OrbFinanceError(f"not starting: the accounting sync settings are wrong: {exc}") from None
+    if max_age_hours is not None and not max_age_hours >= 0:
+        raise OrbFinanceError(f"--max-age-hours must be 0 (no check) or more, got {max_age_hours}")
     live = paths.duckdb_path(duckdb_path)
     reports_root = paths.resolve(reports_dir or DEFAULT_REPORTS_DIR)
-    target = paths.resolve(target_path or DEFAULT_TARGET_PATH)
+    # dbt's state for the nightly: --target-path, else $ORB_DBT_TARGET_PATH/nightly, else target/nightly
+    target = paths.resolve(target_path) if target_path else (
+        (paths.dbt_target_path() / "nightly") if paths.dbt_target_path() else paths.resolve(DEFAULT_TARGET_PATH))
     result = NightlyResult(as_of=as_of_date, started_at=dt.datetime.now(dt.timezone.utc),
                            steps=[Step(n) for n in STEP_TITLES], warehouse=live,
                            reports_folder=reports_root / as_of_date.isoformat())

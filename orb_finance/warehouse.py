@@ -140,7 +140,7 @@ def run_dbt(
         raise OrbFinanceError("No Orb export directory: pass --export-dir or set ORB_EXPORT_PATH.")
     db = paths.duckdb_path(duckdb_path)
     db.parent.mkdir(parents=True, exist_ok=True)
-    tpath = paths.resolve(target_path) if target_path else None
+    tpath = paths.dbt_target_path(target_path)
     command = [sys.executable, "-c", _DBT_MAIN, *args, "--log-format", "json"]
     if dbt_vars:
         command += ["--vars", json.dumps(dbt_vars, default=str)]
@@ -226,6 +226,61 @@ def build(
         args, export_dir=export_dir, duckdb_path=duckdb_path, dbt_vars=dbt_vars or None, target_path=target_path,
         console=console, show_progress=show_progress, extra_env=extra_env,
     )
+
+
+DOCS_ARTIFACTS = ("static_index.html", "index.html", "manifest.json", "catalog.json")
+
+
+def generate_docs(out_dir: str | os.PathLike[str], *, export_dir: str | os.PathLike[str] | None = None,
+                  duckdb_path: str | os.PathLike[str] | None = None,
+                  target_path: str | os.PathLike[str] | None = None, console: Console | None = None,
+                  show_progress: bool = True) -> tuple[DbtResult, list[Path]]:
+    """`dbt docs generate --static` into `out_dir` without ever opening the warehouse for writing: dbt reads a copy
+    of it (`<target>/docs/<name>`, overwritten each time, so dbt's partial parse stays warm), so the docs build
+    while a notebook or the nightly holds the warehouse. The export is `export_dir`, else ORB_EXPORT_PATH, else
+    the one the warehouse was built from. Returns dbt's result and the files written."""
+    live = paths.duckdb_path(duckdb_path)
+    if not live.is_file():
+        raise OrbFinanceError(f"no warehouse at {live}: build it first (orbfin build, or make demo)")
+    work = (paths.dbt_target_path(target_path) or paths.PROJECT_ROOT / "target") / "docs"
+    work.mkdir(parents=True, exist_ok=True)
+    copy = work / live.name
+    _remove_duckdb_files(copy)
+    shutil.copyfile(live, copy)
+    if Path(f"{live}.wal").exists():                 # changes not yet checkpointed belong to the file
+        shutil.copyfile(f"{live}.wal", f"{copy}.wal")
+    try:
+        export = paths.resolve(export_dir) if export_dir else (paths.export_dir() or built_from(copy))
+        if export is None:
+            raise OrbFinanceError("No Orb export directory: pass --export-dir or set ORB_EXPORT_PATH.")
+        result = run_dbt(["docs", "generate", "--static"], export_dir=export, duckdb_path=copy,
+                         target_path=work / "target", console=console, show_progress=show_progress)
+    finally:
+        _remove_duckdb_files(copy)
+    written = []
+    if result.success:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in DOCS_ARTIFACTS:
+            if (work / "target" / name).exists():
+                shutil.copyfile(work / "target" / name, out / name)
+                written.append(out / name)
+    return result, written
+
+
+def built_from(db_path: Path) -> Path | None:
+    """The export directory a warehouse was built from (orb_state.staged_resources), if it says."""
+    import duckdb
+
+    try:
+        con = duckdb.connect(str(db_path), read_only=True)
+        try:
+            roots = con.execute("select distinct export_root from orb_state.staged_resources").fetchall()
+        finally:
+            con.close()
+    except duckdb.Error:
+        return None
+    return Path(roots[0][0]) if len(roots) == 1 else None
 
 
 def export_resources(export_dir: Path) -> dict[str, str]:

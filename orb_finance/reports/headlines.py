@@ -55,21 +55,33 @@ def table_row_counts(db_path: Path) -> dict[str, int]:
         con.close()
 
 
-HEADLINE_COLUMNS = ("currency", "month", "net billings", "revenue", "AR open", "AR past due", "deferred", "unbilled")
+HEADLINE_COLUMNS = ("currency", "month", "net billings", "revenue", "AR open", "past due", "deferred", "unbilled")
 
 
 def headline_table(headlines: list[CurrencyHeadline]) -> Table:
-    table = Table(title="Headline numbers (latest billed month per currency)", title_justify="left")
-    for column in HEADLINE_COLUMNS:
+    """The headlines in a table that fits 80 columns: the month goes in the title when every currency's latest
+    billed month is the same, in a column otherwise."""
+    from ..tables import compact_table
+
+    months = {_month(h.last_month) for h in headlines}
+    one_month = len(months) == 1
+    table = compact_table(
+        title="Headline numbers" + (f", {next(iter(months))}" if one_month else " (latest billed month per currency)"),
+        caption="net billings and revenue of the month; AR on the as-of date; deferred: billed, not yet recognized; "
+                "unbilled: recognized, not yet billed")
+    columns = [c for c in HEADLINE_COLUMNS if not (one_month and c == "month")]
+    for column in columns:
         table.add_column(column, justify="left" if column in ("currency", "month") else "right", no_wrap=True)
     for h in headlines:
-        table.add_row(h.currency, f"{h.last_month:%Y-%m}" if hasattr(h.last_month, "strftime") else str(h.last_month),
-                      *(format_money(v, h.currency, {h.currency: h.minor_unit}) for v in (
-                          h.net_billings, h.recognized_revenue, h.ar_outstanding, h.ar_past_due, h.deferred_revenue,
-                          h.unbilled_revenue)))
-    table.caption = ("net billings and revenue of that month; AR as of the as-of date; deferred: billed, not yet "
-                     "recognized; unbilled: recognized, not yet billed")
+        amounts = [format_money(v, h.currency, {h.currency: h.minor_unit}) for v in (
+            h.net_billings, h.recognized_revenue, h.ar_outstanding, h.ar_past_due, h.deferred_revenue,
+            h.unbilled_revenue)]
+        table.add_row(h.currency, *([] if one_month else [_month(h.last_month)]), *amounts)
     return table
+
+
+def _month(value: object) -> str:
+    return f"{value:%b %Y}" if hasattr(value, "strftime") else str(value)
 
 
 def headlines_of(marts: dict[str, Mart], minor_units: dict[str, int]) -> list[CurrencyHeadline]:

@@ -87,7 +87,18 @@ def render_summary(as_of: dt.date, marts: dict[str, Mart], minor_units: dict[str
         parts.append(f"<section><h2>Files in this folder</h2><ul class=\"files\">{items}</ul><p class=\"note\">"
                      "Step timings and the run's outcome are in <code>run.json</code>.</p></section>")
     parts.append("</main></body></html>\n")
-    return "\n".join(parts)
+    return _anchored("\n".join(parts))
+
+
+def _anchored(page: str) -> str:
+    """Every section gets an id from its title (summary.html#deferred-revenue-balance links to it)."""
+    import re
+
+    def anchor(m: "re.Match[str]") -> str:
+        title = re.sub(r"<[^>]+>", "", m.group(1)).split(" as of ")[0].split(":")[0]
+        slug = re.sub(r"[^a-z0-9]+", "-", html.unescape(title).lower()).strip("-")
+        return f'<section id="{slug}"><h2>{m.group(1)}</h2>'
+    return re.sub(r"<section><h2>(.*?)</h2>", anchor, page)
 
 
 def _section(title: str, intro: str, cards: Sequence[str]) -> str:
