@@ -111,9 +111,11 @@ class NightlyResult:
         }
 
     def table(self) -> Table:
-        t = Table(title=f"orbfin nightly as of {self.as_of.isoformat()}", title_justify="left")
+        from .tables import compact_table
+
+        t = compact_table(title=f"orbfin nightly as of {self.as_of.isoformat()}")
         for col, justify in (("step", "left"), ("status", "left"), ("seconds", "right"), ("what happened", "left")):
-            t.add_column(col, justify=justify, overflow="fold")
+            t.add_column(col, justify=justify, overflow="fold", no_wrap=col != "what happened")
         styles = {OK: "green", FAILED: "bold red", SKIPPED: "yellow", NOT_RUN: "dim"}
         for s in self.steps:
             secs = f"{s.duration_seconds:.1f}" if s.duration_seconds is not None else "-"

@@ -68,9 +68,15 @@ def chromium_png(chromium: str, url: str, out: Path, height: int, width: int = W
 
 
 def summary(tools: dict[str, str], where: dict[str, Path], out: Path) -> list[Path]:
-    page = where["summary"].as_uri()
-    chromium_png(tools["chromium"], page, out / "summary.png", 1320)
-    chromium_png(tools["chromium"], page + "#deferred-revenue-balance", out / "summary-deferred.png", 520)
+    """The page's first screen; then one section alone (the same page with every other section hidden by one
+    added style rule: a crop, nothing else changes)."""
+    chromium_png(tools["chromium"], where["summary"].as_uri(), out / "summary.png", 1030)
+    with tempfile.TemporaryDirectory() as tmp:
+        page = where["summary"].read_text(encoding="utf-8")
+        only = "<style>section:not(#deferred-revenue-balance) { display: none; }</style></head>"
+        cropped = Path(tmp) / "summary.html"
+        cropped.write_text(page.replace("</head>", only, 1), encoding="utf-8")
+        chromium_png(tools["chromium"], cropped.as_uri(), out / "summary-deferred.png", 470)
     return [out / "summary.png", out / "summary-deferred.png"]
 
 
@@ -91,11 +97,13 @@ def workbook(tools: dict[str, str], where: dict[str, Path], out: Path) -> list[P
                        stderr=subprocess.DEVNULL, timeout=300)
         pdf = Path(tmp) / "workbook.pdf"
         shots = []
-        for page, name, crop in ((1, "workbook-cover.png", (40, 40, 780, 470)),
-                                 (2, "workbook-sheet.png", (40, 50, 780, 330))):
+        # (page, file, resolution, crop x, y, width, height in pixels): the cover whole; the sheet's top left
+        # (ids, dates, names) at a resolution that shows them
+        for page, name, dpi, crop in ((1, "workbook-cover.png", 90, (40, 55, 975, 560)),
+                                      (2, "workbook-sheet.png", 160, (70, 95, 1150, 420))):
             x, y, w, h = crop
             stem = Path(tmp) / name.removesuffix(".png")
-            subprocess.run([tools["pdftoppm"], "-png", "-r", "90", "-f", str(page), "-l", str(page), "-singlefile",
+            subprocess.run([tools["pdftoppm"], "-png", "-r", str(dpi), "-f", str(page), "-l", str(page), "-singlefile",
                             "-x", str(x), "-y", str(y), "-W", str(w), "-H", str(h), str(pdf), str(stem)],
                            check=True, timeout=120)
             shutil.copyfile(f"{stem}.png", out / name)
@@ -138,7 +146,7 @@ def query(tools: dict[str, str], where: dict[str, Path], out: Path) -> list[Path
     finally:
         con.close()
     console = Console(record=True, width=100, file=open(Path(tempfile.gettempdir()) / "orbfin-query.txt", "w"))
-    console.print(Text("$ .venv/bin/python", style="bold green"), Text(" -c \"import duckdb; con = duckdb.connect("
+    console.print(Text("$ .venv/bin/python", style="bold green"), Text("-c \"import duckdb; con = duckdb.connect("
                        "'warehouse/orb_finance.duckdb', read_only=True); print(con.sql('''"))
     console.print(Text(QUERY, style="cyan"))
     console.print("''')\"")

@@ -30,8 +30,9 @@ from .csv_export import write_atomic
 from .marts import Mart, column_label, format_money, mart_docs, minor_unit
 
 EXCEL_MAX_ROWS = 1_048_576
-HEADER_FONT = Font(bold=True)
-TITLE_FONT = Font(bold=True, size=14)
+FONT = "Calibri"                      # the workbook's default font: bold cells name it too (a viewer without it
+HEADER_FONT = Font(name=FONT, bold=True)  # then falls back to one font for every cell)
+TITLE_FONT = Font(name=FONT, bold=True, size=14)
 HEADER_FILL = PatternFill("solid", fgColor="E8ECF2")
 DATE_FORMAT = "yyyy-mm-dd"
 RATE_FORMAT = "0.0000000000"          # an average rate's 10 places (a closing rate shows its first 10)
@@ -185,7 +186,7 @@ def _cover(ws, marts: list[Mart], docs: dict, as_of: dt.date, facts: Sequence[tu
         answer = (doc.question or doc.description) if doc else ""
         name = WriteOnlyCell(ws, value=mart.name[:31])
         name.hyperlink = f"#'{mart.name[:31]}'!A1"
-        name.font, name.alignment = Font(color="1F4E79", underline="single"), WRAP
+        name.font, name.alignment = Font(name=FONT, color="1F4E79", underline="single"), WRAP
         count = WriteOnlyCell(ws, value=len(mart.rows))
         count.number_format, count.alignment = "#,##0", Alignment(vertical="top")
         rows.append([name, answer, count])
