@@ -20,7 +20,7 @@ from typing import Iterable, Sequence
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import paths
+from . import children, paths
 from .errors import OrbFinanceError
 
 @dataclass
@@ -119,8 +119,10 @@ def run_dbt(
     nodes: list[NodeResult] = []
     errors: list[str] = []
     other_output: list[str] = []
+    # dbt dies with this process (kill -9 included) and holds the caller's build locks until it is gone (children.py)
     with subprocess.Popen(
-        command, cwd=paths.PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        children.command(command), cwd=paths.PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, pass_fds=children.held_fds(),
     ) as proc:
         assert proc.stdout is not None
         with _progress(console, show_progress, " ".join(args[:1])) as (progress, task):
@@ -368,44 +370,45 @@ def build_and_swap(
         except BlockingIOError:
             return SwapResult(None, live, build_path, False, problem=(
                 f"another build of {live} is running (it holds {lock_path}); not starting a second one"))
-        _remove_duckdb_files(build_path)          # a leftover of a killed run
-        try:
-            started_from, copy_seconds, copied = "empty", 0.0, 0
-            code = project_code_digest()
-            if live.exists() and not full_refresh and _incremental_from(live, export_dir, code):
-                problem = _settle_live_wal(live)
+        _remove_duckdb_files(build_path)          # a leftover of a killed run (its dbt is gone: it held the lock)
+        with children.shared_with_children(lock):         # dbt holds this lock as long as it runs
+            try:
+                started_from, copy_seconds, copied = "empty", 0.0, 0
+                code = project_code_digest()
+                if live.exists() and not full_refresh and _incremental_from(live, export_dir, code):
+                    problem = _settle_live_wal(live)
+                    if problem:
+                        return SwapResult(None, live, build_path, False, problem=problem)
+                    started = time.monotonic()
+                    copied = _copy_file(live, build_path)
+                    started_from, copy_seconds = "copy", time.monotonic() - started
+                incremental = started_from == "copy"
+                memory = {} if os.environ.get("ORB_DUCKDB_MEMORY_LIMIT") or not incremental else {
+                    "ORB_DUCKDB_MEMORY_LIMIT": NIGHT_MEMORY_LIMIT}
+                result = build(export_dir, build_path, as_of=as_of, console=console, show_progress=show_progress,
+                               # dbt's state per kind of night: the memory limit is part of dbt's profile, and a
+                               # profile that changes from one run to the next costs dbt a full parse
+                               target_path=(paths.resolve(target_path) / ("incremental" if incremental else "full")
+                                            if target_path else None),
+                               full_refresh=full_refresh, dbt_vars=dbt_vars,
+                               extra_args=_incremental_selection(build_path, export_dir) if incremental else (),
+                               merged_rows_tests=incremental, skip_unit_tests=incremental, extra_env=memory)
+                if not result.success:
+                    return SwapResult(result, live, build_path, False, started_from=started_from,
+                                      copy_seconds=copy_seconds, copied_bytes=copied)
+                problem = _finish_build_file(build_path, unit_tested_code=code)
+                if not problem:
+                    problem = _settle_live_wal(live)
                 if problem:
-                    return SwapResult(None, live, build_path, False, problem=problem)
-                started = time.monotonic()
-                copied = _copy_file(live, build_path)
-                started_from, copy_seconds = "copy", time.monotonic() - started
-            incremental = started_from == "copy"
-            memory = {} if os.environ.get("ORB_DUCKDB_MEMORY_LIMIT") or not incremental else {
-                "ORB_DUCKDB_MEMORY_LIMIT": NIGHT_MEMORY_LIMIT}
-            result = build(export_dir, build_path, as_of=as_of, console=console, show_progress=show_progress,
-                           # dbt's state per kind of night: the memory limit is part of dbt's profile, and a
-                           # profile that changes from one run to the next costs dbt a full parse
-                           target_path=(paths.resolve(target_path) / ("incremental" if incremental else "full")
-                                        if target_path else None),
-                           full_refresh=full_refresh, dbt_vars=dbt_vars,
-                           extra_args=_incremental_selection(build_path, export_dir) if incremental else (),
-                           merged_rows_tests=incremental, skip_unit_tests=incremental, extra_env=memory)
-            if not result.success:
-                return SwapResult(result, live, build_path, False, started_from=started_from,
+                    return SwapResult(result, live, build_path, False, problem=problem, started_from=started_from,
+                                      copy_seconds=copy_seconds, copied_bytes=copied)
+                kept = _keep_previous(live) if keep_previous else None
+                os.replace(build_path, live)
+                _fsync_dir(live.parent)
+                return SwapResult(result, live, build_path, True, previous_path=kept, started_from=started_from,
                                   copy_seconds=copy_seconds, copied_bytes=copied)
-            problem = _finish_build_file(build_path, unit_tested_code=code)
-            if not problem:
-                problem = _settle_live_wal(live)
-            if problem:
-                return SwapResult(result, live, build_path, False, problem=problem, started_from=started_from,
-                                  copy_seconds=copy_seconds, copied_bytes=copied)
-            kept = _keep_previous(live) if keep_previous else None
-            os.replace(build_path, live)
-            _fsync_dir(live.parent)
-            return SwapResult(result, live, build_path, True, previous_path=kept, started_from=started_from,
-                              copy_seconds=copy_seconds, copied_bytes=copied)
-        finally:
-            _remove_duckdb_files(build_path)      # nothing left behind, whether it was swapped or not
+            finally:
+                _remove_duckdb_files(build_path)      # nothing left behind, whether it was swapped or not
 
 
 def _copy_file(source: Path, target: Path) -> int:
