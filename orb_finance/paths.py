@@ -31,3 +31,8 @@ def duckdb_path(override: str | os.PathLike[str] | None = None) -> Path:
 def export_dir(override: str | os.PathLike[str] | None = None) -> Path | None:
     value = override or os.environ.get("ORB_EXPORT_PATH")
     return resolve(value) if value else None
+
+
+def sql_string(path: str | os.PathLike[str]) -> str:
+    """A path as a SQL string literal, quotes doubled (`o'reilly` -> 'o''reilly'): for DuckDB statements naming a file."""
+    return "'" + os.fspath(path).replace("'", "''") + "'"
