@@ -69,6 +69,19 @@ def test_every_bad_delivery_file_is_named_with_its_line_and_what_is_wrong(dbt_bu
     assert "missing required column" not in said         # no file falls back to one column
 
 
+# --- values: refused where the engine would be lenient ---------------------------------------------------------
+
+def test_infinity_and_underscored_amounts_are_refused_naming_file_row_and_column(dbt_builder, export_at):
+    export = export_at("lenient_values")
+    result = dbt_builder.build(export, select=["stg_orb__invoice_metadata", "stg_orb__daily_line_item_revenue"])
+    assert not result.success
+    messages = {f.name: one_line(f.message or "") for f in result.failures()}
+    assert (f"Orb export invoice_metadata: file {export}/invoice_metadata/2026-10-31-0000.csv, row 2, column due_date: "
+            "'infinity' is not a timestamp") in messages["stg_orb__invoice_metadata"]
+    assert (f"Orb export daily_line_item_revenue: file {export}/daily_line_item_revenue/2026-10-31-0000.csv, row 1, "
+            "column amount: '1_000' is not a decimal number") in messages["stg_orb__daily_line_item_revenue"]
+
+
 # --- what is awkward but valid is read exactly, paths with apostrophes included ----------------------------------
 
 LONG_MEMO = "long memo " * 300_000           # 3,000,000 characters: over DuckDB's default line limit of 2 MB
