@@ -116,3 +116,53 @@ def test_a_sample_export_is_written_under_a_path_with_an_apostrophe(tmp_path):
     out = tmp_path / "o'reilly's sample"
     generate_sample(out, customers=2, months=2, seed=3, fmt="csv")
     assert (out / "customer").is_dir() and any((out / "invoice_metadata").iterdir())
+
+
+# --- an event delivered twice with different values ---------------------------------------------------------------
+
+def conflict_message(export: Path, first_value: str) -> str:
+    """cle_evt_1: row 1 of the first delivery (recognized_revenue_amount 0.00), row 2 of the second (777777.00)."""
+    folder = export / "credit_ledger_entry_event"
+    return ("Orb export credit_ledger_entry_event: event cle_evt_1 was delivered with different values (an event never "
+            f"changes): file {folder / '2026-10-31-0000.csv'} row 1 and file {folder / '2026-11-01-0000.csv'} row 2 "
+            f"differ in recognized_revenue_amount ('{first_value}' vs '777777.00')")
+
+
+EVENTS = ["stg_orb__credit_ledger_entry_event", "source:orb.credit_ledger_entry_event"]
+
+
+def test_an_event_delivered_twice_with_different_values_fails_the_build(dbt_builder, export_at):
+    export = export_at("conflicting_events")
+    result = dbt_builder.build(export, select=EVENTS)
+    assert not result.success
+    said = one_line(result.reason())
+    assert conflict_message(export, "0.00") in said
+    assert "cle_evt_2" not in said and "more events" not in said      # its copies agree: '-25.000' is -25, ...
+    skipped = {n.name for n in result.nodes if n.status == "skipped"}
+    assert "stg_orb__credit_ledger_entry_event" in skipped            # the test ran first: nothing was staged
+
+
+def test_a_changed_copy_arriving_on_a_later_night_is_caught_by_the_incremental_build(dbt_builder, export_at, tmp_path):
+    export = export_at("conflicting_events")
+    later = export / "credit_ledger_entry_event" / "2026-11-01-0000.csv"
+    held_back = tmp_path / later.name
+    shutil.move(later, held_back)
+    first = dbt_builder.build(export, select=EVENTS)                   # night 1: the first delivery alone
+    assert first.success, first.reason()
+
+    shutil.move(held_back, later)                                     # night 2: the changed copy arrives
+    tonight = warehouse._incremental_selection(dbt_builder.db_path, export)       # what the nightly would select
+    assert {"stg_orb__credit_ledger_entry_event", "source:orb.credit_ledger_entry_event"} <= set(tonight)
+    second = warehouse.build(export, dbt_builder.db_path, select=EVENTS, target_path=dbt_builder.target_path,
+                             show_progress=False)
+    assert not second.success
+    assert conflict_message(export, "0.000000") in one_line(second.reason())      # night 1's copy, as staged
+    con = dbt_builder.connect()
+    try:
+        assert con.execute("select last_mode from orb_state.staged_resources "
+                           "where resource = 'credit_ledger_entry_event'").fetchall() == [("full",)]   # night 1's
+        staged = con.execute("select event_id, recognized_revenue_amount from staging.stg_orb__credit_ledger_entry_event "
+                             "order by event_id").fetchall()
+    finally:
+        con.close()
+    assert staged == [("cle_evt_1", Decimal("0.000000")), ("cle_evt_2", Decimal("25.000000"))]   # untouched
