@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import paths, warehouse
+from . import children, paths, warehouse
 from .errors import OrbFinanceError
 from .reporting_currency import reporting_vars
 from .validate import DEFAULT_MAX_AGE_HOURS, ExportError, validate_export
@@ -176,8 +176,9 @@ def run(
         except BlockingIOError:
             raise OrbFinanceError(f"another orbfin nightly for {live} is running (it holds {lock_path}); "
                                   "not starting a second one") from None
-        _run_steps(result, export_dir, config, live, reports_root, max_age_hours, skip_build, full_refresh, target,
-                   console, show_progress, dbt_vars)
+        with children.shared_with_children(lock):       # a dbt of this night holds the lock until it is gone
+            _run_steps(result, export_dir, config, live, reports_root, max_age_hours, skip_build, full_refresh, target,
+                       console, show_progress, dbt_vars)
         result.finished_at = dt.datetime.now(dt.timezone.utc)
         _write_run_json(result, console)
     return result

@@ -39,3 +39,8 @@ def dbt_target_path(override: str | os.PathLike[str] | None = None) -> Path | No
     else None (dbt's own target/ and logs/ in the project)."""
     value = override or os.environ.get(DBT_TARGET_ENV)
     return resolve(value) if value else None
+
+
+def sql_string(path: str | os.PathLike[str]) -> str:
+    """A path as a SQL string literal, quotes doubled (`o'reilly` -> 'o''reilly'): for DuckDB statements naming a file."""
+    return "'" + os.fspath(path).replace("'", "''") + "'"

@@ -20,7 +20,7 @@ from typing import Iterable, Sequence
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import paths
+from . import children, paths
 from .errors import OrbFinanceError
 
 @dataclass
@@ -152,8 +152,10 @@ def run_dbt(
     errors: list[str] = []
     other_output: list[str] = []
     log_warnings: list[str] = []
+    # dbt dies with this process (kill -9 included) and holds the caller's build locks until it is gone (children.py)
     with subprocess.Popen(
-        command, cwd=paths.PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        children.command(command), cwd=paths.PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, pass_fds=children.held_fds(),
     ) as proc:
         assert proc.stdout is not None
         with _progress(console, show_progress, " ".join(args[:1])) as (progress, task):
@@ -472,44 +474,45 @@ def build_and_swap(
         except BlockingIOError:
             return SwapResult(None, live, build_path, False, problem=(
                 f"another build of {live} is running (it holds {lock_path}); not starting a second one"))
-        _remove_duckdb_files(build_path)          # a leftover of a killed run
-        try:
-            started_from, copy_seconds, copied = "empty", 0.0, 0
-            code = project_code_digest()
-            if live.exists() and not full_refresh and _incremental_from(live, export_dir, code):
-                problem = _settle_live_wal(live)
+        _remove_duckdb_files(build_path)          # a leftover of a killed run (its dbt is gone: it held the lock)
+        with children.shared_with_children(lock):         # dbt holds this lock as long as it runs
+            try:
+                started_from, copy_seconds, copied = "empty", 0.0, 0
+                code = project_code_digest()
+                if live.exists() and not full_refresh and _incremental_from(live, export_dir, code):
+                    problem = _settle_live_wal(live)
+                    if problem:
+                        return SwapResult(None, live, build_path, False, problem=problem)
+                    started = time.monotonic()
+                    copied = _copy_file(live, build_path)
+                    started_from, copy_seconds = "copy", time.monotonic() - started
+                incremental = started_from == "copy"
+                memory = {} if os.environ.get("ORB_DUCKDB_MEMORY_LIMIT") or not incremental else {
+                    "ORB_DUCKDB_MEMORY_LIMIT": NIGHT_MEMORY_LIMIT}
+                result = build(export_dir, build_path, as_of=as_of, console=console, show_progress=show_progress,
+                               # dbt's state per kind of night: the memory limit is part of dbt's profile, and a
+                               # profile that changes from one run to the next costs dbt a full parse
+                               target_path=(paths.resolve(target_path) / ("incremental" if incremental else "full")
+                                            if target_path else None),
+                               full_refresh=full_refresh, dbt_vars=dbt_vars,
+                               extra_args=_incremental_selection(build_path, export_dir) if incremental else (),
+                               merged_rows_tests=incremental, skip_unit_tests=incremental, extra_env=memory)
+                if not result.success:
+                    return SwapResult(result, live, build_path, False, started_from=started_from,
+                                      copy_seconds=copy_seconds, copied_bytes=copied)
+                problem = _finish_build_file(build_path, unit_tested_code=code)
+                if not problem:
+                    problem = _settle_live_wal(live)
                 if problem:
-                    return SwapResult(None, live, build_path, False, problem=problem)
-                started = time.monotonic()
-                copied = _copy_file(live, build_path)
-                started_from, copy_seconds = "copy", time.monotonic() - started
-            incremental = started_from == "copy"
-            memory = {} if os.environ.get("ORB_DUCKDB_MEMORY_LIMIT") or not incremental else {
-                "ORB_DUCKDB_MEMORY_LIMIT": NIGHT_MEMORY_LIMIT}
-            result = build(export_dir, build_path, as_of=as_of, console=console, show_progress=show_progress,
-                           # dbt's state per kind of night: the memory limit is part of dbt's profile, and a
-                           # profile that changes from one run to the next costs dbt a full parse
-                           target_path=(paths.resolve(target_path) / ("incremental" if incremental else "full")
-                                        if target_path else None),
-                           full_refresh=full_refresh, dbt_vars=dbt_vars,
-                           extra_args=_incremental_selection(build_path, export_dir) if incremental else (),
-                           merged_rows_tests=incremental, skip_unit_tests=incremental, extra_env=memory)
-            if not result.success:
-                return SwapResult(result, live, build_path, False, started_from=started_from,
+                    return SwapResult(result, live, build_path, False, problem=problem, started_from=started_from,
+                                      copy_seconds=copy_seconds, copied_bytes=copied)
+                kept = _keep_previous(live) if keep_previous else None
+                os.replace(build_path, live)
+                _fsync_dir(live.parent)
+                return SwapResult(result, live, build_path, True, previous_path=kept, started_from=started_from,
                                   copy_seconds=copy_seconds, copied_bytes=copied)
-            problem = _finish_build_file(build_path, unit_tested_code=code)
-            if not problem:
-                problem = _settle_live_wal(live)
-            if problem:
-                return SwapResult(result, live, build_path, False, problem=problem, started_from=started_from,
-                                  copy_seconds=copy_seconds, copied_bytes=copied)
-            kept = _keep_previous(live) if keep_previous else None
-            os.replace(build_path, live)
-            _fsync_dir(live.parent)
-            return SwapResult(result, live, build_path, True, previous_path=kept, started_from=started_from,
-                              copy_seconds=copy_seconds, copied_bytes=copied)
-        finally:
-            _remove_duckdb_files(build_path)      # nothing left behind, whether it was swapped or not
+            finally:
+                _remove_duckdb_files(build_path)      # nothing left behind, whether it was swapped or not
 
 
 def _copy_file(source: Path, target: Path) -> int:
@@ -536,8 +539,8 @@ def project_code_digest() -> str:
 
 
 def _incremental_selection(copy: Path, export_dir) -> list[str]:
-    """What an incremental night builds: the staging models of the resources with delivery files the copy has not
-    processed, and every seed, intermediate model and mart (dbt's default, eager, test selection adds the tests
+    """What an incremental night builds: the staging models (and the source tests) of the resources with delivery
+    files the copy has not processed, and every seed, intermediate model and mart (dbt's default, eager, test selection adds the tests
     of those, relationship tests from a merged resource to an unchanged one included). A resource without a new
     file keeps its staged table and its tests' last results: nothing it holds changed. (The source hook still
     checks every resource's processed files for rewrites and removals.)"""
@@ -558,7 +561,9 @@ def _incremental_selection(copy: Path, export_dir) -> list[str]:
         files = [str(p) for p in folder.iterdir() if p.is_file() and is_delivery_file(p.name)
                  and not p.name.startswith((".", "_"))] if folder.is_dir() else []
         if resource not in staged or any(f not in processed for f in files):
-            to_merge.append(f"stg_orb__{resource}")
+            # and the tests on its source (event copies that disagree: they run before the merge, see
+            # tests/dbt/generic/orb_event_copies_agree.sql)
+            to_merge += [f"stg_orb__{resource}", f"source:orb.{resource}"]
     # the rate file (reporting currency) is small and read whole every night: it may change, and so may the vars
     return ["--select", *to_merge, "path:models/staging/fx", "path:seeds", "path:models/intermediate",
             "path:models/marts"]
