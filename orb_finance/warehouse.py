@@ -139,6 +139,10 @@ def run_dbt(
     if export is None:
         raise OrbFinanceError("No Orb export directory: pass --export-dir or set ORB_EXPORT_PATH.")
     db = paths.duckdb_path(duckdb_path)
+    catalog = db.name.lstrip(".").split(".")[0]          # dbt-duckdb names the catalog so, and quotes it as "<name>"
+    if '"' in catalog:
+        raise OrbFinanceError(f"the warehouse file name {db.name!r} holds a double quote, which dbt-duckdb cannot quote "
+                              "(it names the database after the file): choose a name without one")
     db.parent.mkdir(parents=True, exist_ok=True)
     tpath = paths.dbt_target_path(target_path)
     command = [sys.executable, "-c", _DBT_MAIN, *args, "--log-format", "json"]

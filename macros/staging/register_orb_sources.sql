@@ -75,10 +75,12 @@
 {%- endmacro %}
 
 
-{#- `columns`: a CSV file's header names (orb_csv_headers); JSON Lines: the declared columns. -#}
+{#- `columns`: a CSV file's header names (orb_csv_headers); JSON Lines: the declared columns. A CSV file is read by
+    one thread (a line longer than the buffer stops it with an error naming file and line; the parallel reader
+    stops with one naming neither). -#}
 {% macro duckdb__orb_read_file(path, fmt, columns=none) -%}
   {%- if fmt == 'csv' -%}
-    read_csv({{ orb_sql_literal(path) }}, header = true, auto_detect = false, {{ orb_csv_dialect() }}, columns = {
+    read_csv({{ orb_sql_literal(path) }}, header = true, auto_detect = false, {{ orb_csv_dialect() }}, parallel = false, columns = {
       {%- for col in columns %}{{ orb_sql_literal(col) }}: 'VARCHAR'{{ ', ' if not loop.last }}{% endfor -%}
     })
   {%- else -%}
@@ -90,32 +92,33 @@
 {%- endmacro %}
 
 
-{#- The header of each CSV file, read as written (its first record, one query for every file): {'headers': {path:
-    [name, ...]}, 'problems': [...]}. An empty file, a name that appears twice, or a header that is one field holding
-    a semicolon, tab or pipe (not comma-separated) is a problem naming the file. A field without a name is called
-    column<N> (its 0-based position, as DuckDB names it) and is an extra column like any other. -#}
+{#- The header of each CSV file, read as written (its first line, one query for every file; no sniffing: DuckDB's
+    sniffer fails on a file with an unclosed quote or a bad record further down): {'headers': {path: [name, ...]},
+    'problems': [...]}. An empty file, a name that appears twice, or a header that is one field holding a semicolon,
+    tab or pipe (not comma-separated) is a problem naming the file. A field without a name is called column<N> (its
+    0-based position, as DuckDB names it) and is an extra column like any other. -#}
 {% macro orb_csv_headers(csv_files) %}
   {% set headers = {} %}
   {% set problems = [] %}
   {% set header_sql %}
     {% for f in csv_files %}
       select {{ orb_sql_literal(f.path) }} as file,
-             (select cast(to_json(list_value(*COLUMNS(*))) as varchar) from read_csv({{ orb_sql_literal(f.path) }}, header = false, all_varchar = true,
-                     null_padding = true, parallel = false, {{ orb_csv_dialect() }}) limit 1) as header
+             (select line from read_csv({{ orb_sql_literal(f.path) }}, header = false, auto_detect = false,
+                     columns = {'line': 'VARCHAR'}, delim = E'\x1f', quote = '', escape = '', strict_mode = false,
+                     ignore_errors = true, max_line_size = 67108864, buffer_size = 67108865) limit 1) as header_line
       {% if not loop.last %}union all{% endif %}
     {% endfor %}
   {% endset %}
   {% for row in run_query(header_sql).rows %}
     {% set f = csv_files | selectattr('path', 'equalto', row[0]) | first %}
     {% set names = [] %}
-    {% set fields = fromjson(row[1]) if row[1] else [] %}
-    {# null_padding pads the first record to the widest record DuckDB sampled: trailing nulls are not header fields #}
-    {% set last = [] %}
-    {% for name in fields if name is not none %}{% do last.append(loop.index) %}{% endfor %}
-    {% set fields = fields[:last[-1] if last else 0] %}
-    {% for name in fields %}
-      {% do names.append(name if name is not none and name | trim != '' else 'column' ~ loop.index0) %}
-    {% endfor %}
+    {% if row[1] is not none %}
+      {# RFC 4180 fields: "quoted, with "" for a quote" or plain #}
+      {% for field in modules.re.findall('("(?:[^"]|"")*"|[^,]*),', row[1] ~ ',') %}
+        {% set name = field[1:-1] | replace('""', '"') if field.startswith('"') and field.endswith('"') and field | length > 1 else field %}
+        {% do names.append(name if name | trim != '' else 'column' ~ loop.index0) %}
+      {% endfor %}
+    {% endif %}
     {% set lowered = names | map('lower') | list %}
     {% set repeated = [] %}
     {% for name in lowered if lowered.count(name) > 1 and name not in repeated %}{% do repeated.append(name) %}{% endfor %}
@@ -137,16 +140,20 @@
 
 
 {#- Every record of every CSV file read once with its header's field count: a record with more or fewer fields, a
-    quote not closed, or a line over 64 MiB is a problem naming file, line (the physical line, counting the header
-    and the lines of quoted values; not computed for .csv.gz, whose bytes are compressed) and row (the record's
-    1-based position after the header, as in every other message), and what is wrong. At most 3 per file. -#}
+    quote not closed, bytes that are not UTF-8 or a line over 64 MiB is a problem naming file, line (the physical
+    line, counting the header and the lines of quoted values; not computed for .csv.gz, whose bytes are compressed)
+    and row (the record's 1-based position after the header, as in every other message), and what is wrong. At most
+    3 per file. Every value is read: DuckDB checks UTF-8 only in the values a query reads. (DuckDB's readers each
+    miss one thing without a reject: the parallel one, used here, a line longer than its buffer; the single-threaded
+    one, used by the views, a quote left open at the end of the file. The views' strict read then stops the build on
+    the long line, with DuckDB's message naming file and line.) -#}
 {% macro orb_csv_bad_records(csv_files, headers) %}
   {% set files = csv_files | selectattr('path', 'in', headers) | list %}
   {% if not files %}{{ return([]) }}{% endif %}
   {% do run_query("drop table if exists orb_csv_reject_errors; drop table if exists orb_csv_reject_scans") %}
   {% set scan_sql %}
     {% for f in files %}
-      select count(*) from read_csv({{ orb_sql_literal(f.path) }}, header = true, auto_detect = false, {{ orb_csv_dialect() }},
+      select count(concat(*COLUMNS(*))) from read_csv({{ orb_sql_literal(f.path) }}, header = true, auto_detect = false, {{ orb_csv_dialect() }},
           columns = { {%- for col in headers[f.path] %}{{ orb_sql_literal(col) }}: 'VARCHAR'{{ ', ' if not loop.last }}{% endfor -%} },
           store_rejects = true, rejects_table = 'orb_csv_reject_errors', rejects_scan = 'orb_csv_reject_scans')
       {% if not loop.last %}union all{% endif %}
@@ -195,6 +202,8 @@
                     ~ (found.group(1) if found else ('more' if r[2] == 'TOO MANY COLUMNS' else 'fewer')) %}
     {% elif r[2] == 'LINE SIZE OVER MAXIMUM' %}
       {% set what = "the line is longer than 64 MiB, the longest line read (" ~ r[3] ~ ")" %}
+    {% elif r[2] == 'INVALID ENCODING' %}
+      {% set what = "the line is not UTF-8 (a CSV delivery is UTF-8; was it saved as Latin-1 or Windows-1252?)" %}
     {% elif r[2] == 'UNQUOTED VALUE' %}
       {% set what = "a quoted value is not closed properly (a quote inside a quoted value is written twice: \"\")" %}
     {% else %}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -56,3 +57,12 @@ def lock_is_free(path: Path) -> bool:
             return False
         fcntl.flock(fh, fcntl.LOCK_UN)
         return True
+
+
+def clean_up(parent: subprocess.Popen, child: int | None) -> None:
+    """After a test: the parent stopped and reaped, and a child that outlived it (only when the test failed) killed."""
+    if parent.poll() is None:
+        parent.kill()
+    parent.wait(timeout=10)
+    if child is not None and alive(child):
+        os.kill(child, signal.SIGKILL)

@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from orb_finance import cli, paths, warehouse
+from orb_finance.errors import OrbFinanceError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "exports"
 
@@ -108,6 +109,13 @@ def test_orbfin_build_reads_a_3_mb_memo_crlf_and_bom_under_paths_with_apostrophe
         con.close()
     assert memos == [("inv_1", 'a memo, with "quotes"\nand a second line', 1), ("inv_2", LONG_MEMO, 2),
                      ("inv_3", "short", 3)]
+
+
+def test_a_warehouse_name_with_a_double_quote_is_refused_before_dbt_starts(tmp_path):
+    db = tmp_path / 'the "main" books.duckdb'          # dbt-duckdb would render the catalog as "the "main" books"
+    with pytest.raises(OrbFinanceError, match="holds a double quote"):
+        warehouse.build(FIXTURES / "awkward_but_valid", db, show_progress=False)
+    assert not db.exists()
 
 
 def test_a_sample_export_is_written_under_a_path_with_an_apostrophe(tmp_path):

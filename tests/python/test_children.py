@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from processes import alive, children_of, cmdline, lock_is_free, wait_for_child
+from processes import alive, clean_up, cmdline, lock_is_free, wait_for_child
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -56,8 +56,4 @@ def test_a_nightly_killed_with_sigkill_takes_its_dbt_along_and_holds_the_lock_un
             time.sleep(0.02)
         assert lock_is_free(lock)                                    # and the next nightly may start
     finally:
-        if nightly_proc.poll() is None:
-            nightly_proc.kill()
-        nightly_proc.wait(timeout=10)
-        if dbt is not None and alive(dbt):                           # (only when the test failed)
-            os.kill(dbt, signal.SIGKILL)
+        clean_up(nightly_proc, dbt)

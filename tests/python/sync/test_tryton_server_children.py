@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from orb_finance.sync.providers import tryton_server
-from processes import alive, wait_for_child
+from processes import alive, clean_up, wait_for_child
 
 pytestmark = pytest.mark.tryton
 
@@ -47,8 +47,4 @@ def test_tryton_server_stopped_or_killed_leaves_no_trytond(tryton_dir, stop):
         if stop == signal.SIGTERM:
             assert cli.returncode == 0                               # a clean stop, as with Ctrl-C
     finally:
-        if cli.poll() is None:
-            cli.kill()
-            cli.wait(timeout=10)
-        if trytond is not None and alive(trytond):                   # (only when the test failed)
-            os.kill(trytond, signal.SIGKILL)
+        clean_up(cli, trytond)
