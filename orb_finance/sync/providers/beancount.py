@@ -451,6 +451,7 @@ class BeancountProvider(Provider):
         return leaf
 
     def _invoice(self, inv: InvoicePayload) -> str:
+        self._knows(inv.customer_provider_id, inv.customer_orb_id)
         cur = inv.currency
         postings: list[tuple[str, Decimal, str, dict]] = [
             (self._account("receivable", cur, inv.customer_provider_id), inv.amount_due, cur, {})]
@@ -472,6 +473,7 @@ class BeancountProvider(Provider):
                            f"Invoice {inv.number or inv.orb_id}", inv.orb_id, meta, postings)
 
     def _memo(self, m: CreditMemoPayload) -> str:
+        self._knows(m.customer_provider_id, m.customer_orb_id)
         cur = m.currency
         postings: list[tuple[str, Decimal, str, dict]] = []
         for line in m.lines:
@@ -491,6 +493,7 @@ class BeancountProvider(Provider):
                            m.invoice_orb_id, meta, postings)
 
     def _payment(self, p: PaymentPayload) -> str:
+        self._knows(p.customer_provider_id, p.customer_orb_id)
         cur = p.currency
         source = ("customer_balance", p.customer_provider_id) if p.settled_from == CUSTOMER_BALANCE else ("cash", None)
         postings = [(self._account(source[0], cur, source[1]), p.amount, cur, {}),
@@ -502,6 +505,13 @@ class BeancountProvider(Provider):
                            f"Payment of invoice {p.invoice_number or p.invoice_orb_id}"
                            + (" from the customer balance" if p.settled_from == CUSTOMER_BALANCE else ""),
                            p.invoice_orb_id, meta, postings)
+
+    def _knows(self, leaf: str | None, orb_id: str | None) -> None:
+        """A customer's account component and Orb id, from the payload that books it: a customer mapped to accounts
+        opened by hand (orbfin sync map-customer) is known by its Orb id too (its new accounts' first-use dates and
+        their orb_customer_id metadata)."""
+        if self._dry_run is None and leaf and orb_id and leaf not in self.index.leaves:
+            self.index.leaves[leaf] = orb_id
 
     @property
     def deferring(self) -> bool:
@@ -524,6 +534,7 @@ class BeancountProvider(Provider):
     def _balance(self, b: BalanceTransactionPayload) -> str:
         """Orb's customer balance moved by `amount` (+ owed to the customer): the liability is credited by it, the
         contra account (cash, balance adjustments, or the receivable) debited."""
+        self._knows(b.customer_provider_id, b.customer_orb_id)
         cur = b.currency
         contra = {CASH: ("cash", None), "adjustments": ("balance_adjustments", None),
                   RECEIVABLE: ("receivable", b.customer_provider_id)}[b.contra]
