@@ -25,7 +25,7 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 
 venv: $(BIN)/.installed
 
-## make demo: install, generate a sample Orb export, build the warehouse, print headline numbers
+## make demo: install, then the nightly on a sample Orb export: warehouse, Beancount books, reports (build/demo/)
 demo: venv
 	$(BIN)/orbfin demo
 
@@ -44,8 +44,9 @@ test-spark: $(BIN)/.spark-installed
 test-fast: venv
 	$(BIN)/python -m pytest tests/python -m "not slow and not tryton"
 
+## make docs: dbt docs of the warehouse (after make demo): build/docs/static_index.html, one self-contained page
 docs: venv
-	$(BIN)/orbfin docs
+	$(BIN)/orbfin docs --out build/docs
 
 bench: venv
 	$(BIN)/python scripts/bench.py

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import paths, warehouse
+from . import children, paths, warehouse
 from .errors import OrbFinanceError
 from .reporting_currency import reporting_vars
 from .validate import DEFAULT_MAX_AGE_HOURS, ExportError, validate_export
@@ -111,9 +111,11 @@ class NightlyResult:
         }
 
     def table(self) -> Table:
-        t = Table(title=f"orbfin nightly as of {self.as_of.isoformat()}", title_justify="left")
+        from .tables import compact_table
+
+        t = compact_table(title=f"orbfin nightly as of {self.as_of.isoformat()}")
         for col, justify in (("step", "left"), ("status", "left"), ("seconds", "right"), ("what happened", "left")):
-            t.add_column(col, justify=justify, overflow="fold")
+            t.add_column(col, justify=justify, overflow="fold", no_wrap=col != "what happened")
         styles = {OK: "green", FAILED: "bold red", SKIPPED: "yellow", NOT_RUN: "dim"}
         for s in self.steps:
             secs = f"{s.duration_seconds:.1f}" if s.duration_seconds is not None else "-"
@@ -156,9 +158,13 @@ def run(
         sync_settings.load(str(config) if config else None)
     except OrbFinanceError as exc:
         raise OrbFinanceError(f"not starting: the accounting sync settings are wrong: {exc}") from None
+    if max_age_hours is not None and not max_age_hours >= 0:
+        raise OrbFinanceError(f"--max-age-hours must be 0 (no check) or more, got {max_age_hours}")
     live = paths.duckdb_path(duckdb_path)
     reports_root = paths.resolve(reports_dir or DEFAULT_REPORTS_DIR)
-    target = paths.resolve(target_path or DEFAULT_TARGET_PATH)
+    # dbt's state for the nightly: --target-path, else $ORB_DBT_TARGET_PATH/nightly, else target/nightly
+    target = paths.resolve(target_path) if target_path else (
+        (paths.dbt_target_path() / "nightly") if paths.dbt_target_path() else paths.resolve(DEFAULT_TARGET_PATH))
     result = NightlyResult(as_of=as_of_date, started_at=dt.datetime.now(dt.timezone.utc),
                            steps=[Step(n) for n in STEP_TITLES], warehouse=live,
                            reports_folder=reports_root / as_of_date.isoformat())
@@ -170,8 +176,9 @@ def run(
         except BlockingIOError:
             raise OrbFinanceError(f"another orbfin nightly for {live} is running (it holds {lock_path}); "
                                   "not starting a second one") from None
-        _run_steps(result, export_dir, config, live, reports_root, max_age_hours, skip_build, full_refresh, target,
-                   console, show_progress, dbt_vars)
+        with children.shared_with_children(lock):       # a dbt of this night holds the lock until it is gone
+            _run_steps(result, export_dir, config, live, reports_root, max_age_hours, skip_build, full_refresh, target,
+                       console, show_progress, dbt_vars)
         result.finished_at = dt.datetime.now(dt.timezone.utc)
         _write_run_json(result, console)
     return result
@@ -257,7 +264,10 @@ def _run_steps(result: NightlyResult, export_dir, config, live: Path, reports_ro
             swap = warehouse.SwapResult(None, live, warehouse.building_path(live), False,
                                         problem=f"the build could not run: {_one_line(exc)}")
         step.details = {**_build_details(swap), **dbt_vars}
-        counts = ", ".join(f"{n} {s}" for s, n in sorted(swap.dbt.counts().items())) if swap.dbt else ""
+        counts = swap.dbt.summary() if swap.dbt else ""
+        notes = len(swap.dbt.log_warnings) if swap.dbt else 0
+        if notes:
+            counts += f"; {notes} dbt warning(s) about the export (run.json: dbt_warnings)"
         if swap.swapped:
             how = (f"incremental on a copy of the live warehouse ({swap.copy_seconds:.1f}s to copy)"
                    if swap.started_from == "copy" else "from every delivery file")
@@ -358,6 +368,8 @@ def _build_details(swap: warehouse.SwapResult) -> dict[str, Any]:
                        dbt_seconds=round(swap.dbt.elapsed, 3),
                        dbt_failures=[{"node": f.unique_id, "status": f.status, "message": (f.message or "").strip()}
                                      for f in swap.dbt.failures()[:MAX_LISTED]],
+                       # every warning: the test, the rows it found and what they mean (or dbt's own message)
+                       dbt_warnings=swap.dbt.warnings_json()[:MAX_LISTED],
                        dbt_log=str(swap.dbt.log_file) if swap.dbt.log_file else None)
     if not swap.swapped:
         details["reason"] = swap.reason()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DUCKDB_PATH = "warehouse/orb_finance.duckdb"
+DBT_TARGET_ENV = "ORB_DBT_TARGET_PATH"      # where dbt's target/ and logs/ go (default: in the project)
 
 
 def resolve(path: str | os.PathLike[str]) -> Path:
@@ -31,3 +32,15 @@ def duckdb_path(override: str | os.PathLike[str] | None = None) -> Path:
 def export_dir(override: str | os.PathLike[str] | None = None) -> Path | None:
     value = override or os.environ.get("ORB_EXPORT_PATH")
     return resolve(value) if value else None
+
+
+def dbt_target_path(override: str | os.PathLike[str] | None = None) -> Path | None:
+    """Where dbt writes its artifacts (target/) and logs (logs/ inside it): the override, else ORB_DBT_TARGET_PATH,
+    else None (dbt's own target/ and logs/ in the project)."""
+    value = override or os.environ.get(DBT_TARGET_ENV)
+    return resolve(value) if value else None
+
+
+def sql_string(path: str | os.PathLike[str]) -> str:
+    """A path as a SQL string literal, quotes doubled (`o'reilly` -> 'o''reilly'): for DuckDB statements naming a file."""
+    return "'" + os.fspath(path).replace("'", "''") + "'"

@@ -20,7 +20,7 @@ from typing import Iterable, Sequence
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import paths
+from . import children, paths
 from .errors import OrbFinanceError
 
 @dataclass
@@ -31,6 +31,9 @@ class NodeResult:
     status: str
     execution_time: float
     message: str | None = None
+    failures: int | None = None        # a test: the rows it found (a warning's count)
+    meaning: str = ""                  # a test: what its rows mean (the test's meta.meaning in the project)
+    path: str = ""                     # a test: the file that defines it
 
 
 @dataclass
@@ -43,6 +46,7 @@ class DbtResult:
     errors: list[str] = field(default_factory=list)
     other_output: list[str] = field(default_factory=list)
     log_file: Path | None = None
+    log_warnings: list[str] = field(default_factory=list)     # dbt's warnings that are not a test's
 
     @property
     def success(self) -> bool:
@@ -53,6 +57,30 @@ class DbtResult:
 
     def failures(self) -> list[NodeResult]:
         return [n for n in self.nodes if n.status in ("error", "fail", "runtime error")]
+
+    def warnings(self) -> list[NodeResult]:
+        """The tests that passed with a warning (severity warn: they found rows, which never fail the build)."""
+        return [n for n in self.nodes if n.status == "warn"]
+
+    def summary(self) -> str:
+        """The node counts, each warning named: `455 pass, 73 success, 1 warn (relationships_... : 2 rows)`."""
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(self.counts().items()))
+        warned = self.warnings()
+        if warned:
+            counts += " (" + "; ".join(f"{w.name}: {_rows(w.failures)}" for w in warned) + ")"
+        return counts
+
+    def warning_lines(self) -> list[str]:
+        """One line per warning: the test, how many rows it found, and what they mean; then dbt's other
+        warnings (e.g. an optional column missing from a delivery file)."""
+        lines = [f"warning: test {w.name} found {_rows(w.failures)}: {w.meaning or 'see ' + (w.path or 'its definition')}"
+                 for w in self.warnings()]
+        return lines + [f"warning: {m}" for m in self.log_warnings]
+
+    def warnings_json(self) -> list[dict[str, object]]:
+        """The warnings as run.json records them."""
+        return [{"test": w.name, "unique_id": w.unique_id, "rows": w.failures, "meaning": w.meaning, "defined_in": w.path}
+                for w in self.warnings()] + [{"message": m} for m in self.log_warnings]
 
     def reason(self) -> str:
         """One line saying why the run failed (empty when it did not)."""
@@ -67,6 +95,10 @@ class DbtResult:
         for message in (*self.errors, *self.other_output[-1:]):
             return " ".join(line.strip() for line in message.splitlines() if line.strip())
         return f"dbt exited with code {self.returncode}"
+
+
+def _rows(n: int | None) -> str:
+    return "rows" if n is None else f"{n:,} row{'s' if n != 1 else ''}"
 
 
 # dbt's CLI in a fresh interpreter (`python -m dbt.cli.main` prints a runpy warning first).
@@ -107,8 +139,12 @@ def run_dbt(
     if export is None:
         raise OrbFinanceError("No Orb export directory: pass --export-dir or set ORB_EXPORT_PATH.")
     db = paths.duckdb_path(duckdb_path)
+    catalog = db.name.lstrip(".").split(".")[0]          # dbt-duckdb names the catalog so, and quotes it as "<name>"
+    if '"' in catalog:
+        raise OrbFinanceError(f"the warehouse file name {db.name!r} holds a double quote, which dbt-duckdb cannot quote "
+                              "(it names the database after the file): choose a name without one")
     db.parent.mkdir(parents=True, exist_ok=True)
-    tpath = paths.resolve(target_path) if target_path else None
+    tpath = paths.dbt_target_path(target_path)
     command = [sys.executable, "-c", _DBT_MAIN, *args, "--log-format", "json"]
     if dbt_vars:
         command += ["--vars", json.dumps(dbt_vars, default=str)]
@@ -119,8 +155,11 @@ def run_dbt(
     nodes: list[NodeResult] = []
     errors: list[str] = []
     other_output: list[str] = []
+    log_warnings: list[str] = []
+    # dbt dies with this process (kill -9 included) and holds the caller's build locks until it is gone (children.py)
     with subprocess.Popen(
-        command, cwd=paths.PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        children.command(command), cwd=paths.PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, pass_fds=children.held_fds(),
     ) as proc:
         assert proc.stdout is not None
         with _progress(console, show_progress, " ".join(args[:1])) as (progress, task):
@@ -130,13 +169,13 @@ def run_dbt(
                     if line.strip():
                         other_output.append(line.rstrip())
                     continue
-                _track(event, nodes, errors, progress, task)
+                _track(event, nodes, errors, progress, task, log_warnings)
         returncode = proc.wait()
     elapsed = time.monotonic() - started
     return DbtResult(
         command=[*args], returncode=returncode, elapsed=elapsed, duckdb_path=db, nodes=nodes, errors=errors,
         other_output=other_output,
-        log_file=(tpath or paths.PROJECT_ROOT) / "logs" / "dbt.log",
+        log_file=(tpath or paths.PROJECT_ROOT) / "logs" / "dbt.log", log_warnings=log_warnings,
     )
 
 
@@ -195,6 +234,61 @@ def build(
     )
 
 
+DOCS_ARTIFACTS = ("static_index.html", "index.html", "manifest.json", "catalog.json")
+
+
+def generate_docs(out_dir: str | os.PathLike[str], *, export_dir: str | os.PathLike[str] | None = None,
+                  duckdb_path: str | os.PathLike[str] | None = None,
+                  target_path: str | os.PathLike[str] | None = None, console: Console | None = None,
+                  show_progress: bool = True) -> tuple[DbtResult, list[Path]]:
+    """`dbt docs generate --static` into `out_dir` without ever opening the warehouse for writing: dbt reads a copy
+    of it (`<target>/docs/<name>`, overwritten each time, so dbt's partial parse stays warm), so the docs build
+    while a notebook or the nightly holds the warehouse. The export is `export_dir`, else ORB_EXPORT_PATH, else
+    the one the warehouse was built from. Returns dbt's result and the files written."""
+    live = paths.duckdb_path(duckdb_path)
+    if not live.is_file():
+        raise OrbFinanceError(f"no warehouse at {live}: build it first (orbfin build, or make demo)")
+    work = (paths.dbt_target_path(target_path) or paths.PROJECT_ROOT / "target") / "docs"
+    work.mkdir(parents=True, exist_ok=True)
+    copy = work / live.name
+    _remove_duckdb_files(copy)
+    shutil.copyfile(live, copy)
+    if Path(f"{live}.wal").exists():                 # changes not yet checkpointed belong to the file
+        shutil.copyfile(f"{live}.wal", f"{copy}.wal")
+    try:
+        export = paths.resolve(export_dir) if export_dir else (paths.export_dir() or built_from(copy))
+        if export is None:
+            raise OrbFinanceError("No Orb export directory: pass --export-dir or set ORB_EXPORT_PATH.")
+        result = run_dbt(["docs", "generate", "--static"], export_dir=export, duckdb_path=copy,
+                         target_path=work / "target", console=console, show_progress=show_progress)
+    finally:
+        _remove_duckdb_files(copy)
+    written = []
+    if result.success:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in DOCS_ARTIFACTS:
+            if (work / "target" / name).exists():
+                shutil.copyfile(work / "target" / name, out / name)
+                written.append(out / name)
+    return result, written
+
+
+def built_from(db_path: Path) -> Path | None:
+    """The export directory a warehouse was built from (orb_state.staged_resources), if it says."""
+    import duckdb
+
+    try:
+        con = duckdb.connect(str(db_path), read_only=True)
+        try:
+            roots = con.execute("select distinct export_root from orb_state.staged_resources").fetchall()
+        finally:
+            con.close()
+    except duckdb.Error:
+        return None
+    return Path(roots[0][0]) if len(roots) == 1 else None
+
+
 def export_resources(export_dir: Path) -> dict[str, str]:
     """The resource directories of an export that hold delivery files, each with their format (parquet, csv,
     jsonl; formats joined by a comma when a directory mixes them, which Spark's source hook refuses)."""
@@ -228,7 +322,12 @@ def _parse_event(line: str) -> dict | None:
 _RESULT_EVENTS = {"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult", "LogNodeNoOpResult"}
 
 
-def _track(event: dict, nodes: list[NodeResult], errors: list[str], progress, task) -> None:
+# Warnings that are part of a test's result (the test's own LogTestResult carries its count and meaning).
+_TEST_WARNING_EVENTS = {"RunResultWarning", "RunResultWarningMessage"}
+
+
+def _track(event: dict, nodes: list[NodeResult], errors: list[str], progress, task,
+           log_warnings: list[str] | None = None) -> None:
     info, data = event["info"], event.get("data", {})
     name = info.get("name")
     if name == "LogStartLine" and progress is not None and data.get("total"):
@@ -240,9 +339,12 @@ def _track(event: dict, nodes: list[NodeResult], errors: list[str], progress, ta
             status = "skipped"
         if status == "ok":
             status = "success"
+        failures = data.get("num_failures")
         nodes.append(NodeResult(
             unique_id=node.get("unique_id", ""), resource_type=node.get("resource_type", ""),
             name=node.get("node_name", ""), status=status, execution_time=float(data.get("execution_time") or 0),
+            failures=int(failures) if failures is not None else None,
+            meaning=" ".join(str((node.get("meta") or {}).get("meaning") or "").split()),
         ))
         if progress is not None:
             progress.advance(task)
@@ -259,8 +361,16 @@ def _track(event: dict, nodes: list[NodeResult], errors: list[str], progress, ta
                 errors.append(msg)
     elif name == "RunResultFailure":
         pass
+    elif name == "RunResultWarning":
+        uid = data.get("node_info", {}).get("unique_id")
+        for n in nodes:
+            if n.unique_id == uid:
+                n.path = str(data.get("path") or "")
     elif info.get("level") == "error" and info.get("msg"):
         errors.append(info["msg"])
+    elif info.get("level") == "warn" and info.get("msg") and name not in _TEST_WARNING_EVENTS \
+            and log_warnings is not None and name not in _RESULT_EVENTS:
+        log_warnings.append(" ".join(str(info["msg"]).split()))
 
 
 class _progress:
@@ -368,44 +478,45 @@ def build_and_swap(
         except BlockingIOError:
             return SwapResult(None, live, build_path, False, problem=(
                 f"another build of {live} is running (it holds {lock_path}); not starting a second one"))
-        _remove_duckdb_files(build_path)          # a leftover of a killed run
-        try:
-            started_from, copy_seconds, copied = "empty", 0.0, 0
-            code = project_code_digest()
-            if live.exists() and not full_refresh and _incremental_from(live, export_dir, code):
-                problem = _settle_live_wal(live)
+        _remove_duckdb_files(build_path)          # a leftover of a killed run (its dbt is gone: it held the lock)
+        with children.shared_with_children(lock):         # dbt holds this lock as long as it runs
+            try:
+                started_from, copy_seconds, copied = "empty", 0.0, 0
+                code = project_code_digest()
+                if live.exists() and not full_refresh and _incremental_from(live, export_dir, code):
+                    problem = _settle_live_wal(live)
+                    if problem:
+                        return SwapResult(None, live, build_path, False, problem=problem)
+                    started = time.monotonic()
+                    copied = _copy_file(live, build_path)
+                    started_from, copy_seconds = "copy", time.monotonic() - started
+                incremental = started_from == "copy"
+                memory = {} if os.environ.get("ORB_DUCKDB_MEMORY_LIMIT") or not incremental else {
+                    "ORB_DUCKDB_MEMORY_LIMIT": NIGHT_MEMORY_LIMIT}
+                result = build(export_dir, build_path, as_of=as_of, console=console, show_progress=show_progress,
+                               # dbt's state per kind of night: the memory limit is part of dbt's profile, and a
+                               # profile that changes from one run to the next costs dbt a full parse
+                               target_path=(paths.resolve(target_path) / ("incremental" if incremental else "full")
+                                            if target_path else None),
+                               full_refresh=full_refresh, dbt_vars=dbt_vars,
+                               extra_args=_incremental_selection(build_path, export_dir) if incremental else (),
+                               merged_rows_tests=incremental, skip_unit_tests=incremental, extra_env=memory)
+                if not result.success:
+                    return SwapResult(result, live, build_path, False, started_from=started_from,
+                                      copy_seconds=copy_seconds, copied_bytes=copied)
+                problem = _finish_build_file(build_path, unit_tested_code=code)
+                if not problem:
+                    problem = _settle_live_wal(live)
                 if problem:
-                    return SwapResult(None, live, build_path, False, problem=problem)
-                started = time.monotonic()
-                copied = _copy_file(live, build_path)
-                started_from, copy_seconds = "copy", time.monotonic() - started
-            incremental = started_from == "copy"
-            memory = {} if os.environ.get("ORB_DUCKDB_MEMORY_LIMIT") or not incremental else {
-                "ORB_DUCKDB_MEMORY_LIMIT": NIGHT_MEMORY_LIMIT}
-            result = build(export_dir, build_path, as_of=as_of, console=console, show_progress=show_progress,
-                           # dbt's state per kind of night: the memory limit is part of dbt's profile, and a
-                           # profile that changes from one run to the next costs dbt a full parse
-                           target_path=(paths.resolve(target_path) / ("incremental" if incremental else "full")
-                                        if target_path else None),
-                           full_refresh=full_refresh, dbt_vars=dbt_vars,
-                           extra_args=_incremental_selection(build_path, export_dir) if incremental else (),
-                           merged_rows_tests=incremental, skip_unit_tests=incremental, extra_env=memory)
-            if not result.success:
-                return SwapResult(result, live, build_path, False, started_from=started_from,
+                    return SwapResult(result, live, build_path, False, problem=problem, started_from=started_from,
+                                      copy_seconds=copy_seconds, copied_bytes=copied)
+                kept = _keep_previous(live) if keep_previous else None
+                os.replace(build_path, live)
+                _fsync_dir(live.parent)
+                return SwapResult(result, live, build_path, True, previous_path=kept, started_from=started_from,
                                   copy_seconds=copy_seconds, copied_bytes=copied)
-            problem = _finish_build_file(build_path, unit_tested_code=code)
-            if not problem:
-                problem = _settle_live_wal(live)
-            if problem:
-                return SwapResult(result, live, build_path, False, problem=problem, started_from=started_from,
-                                  copy_seconds=copy_seconds, copied_bytes=copied)
-            kept = _keep_previous(live) if keep_previous else None
-            os.replace(build_path, live)
-            _fsync_dir(live.parent)
-            return SwapResult(result, live, build_path, True, previous_path=kept, started_from=started_from,
-                              copy_seconds=copy_seconds, copied_bytes=copied)
-        finally:
-            _remove_duckdb_files(build_path)      # nothing left behind, whether it was swapped or not
+            finally:
+                _remove_duckdb_files(build_path)      # nothing left behind, whether it was swapped or not
 
 
 def _copy_file(source: Path, target: Path) -> int:
@@ -432,8 +543,8 @@ def project_code_digest() -> str:
 
 
 def _incremental_selection(copy: Path, export_dir) -> list[str]:
-    """What an incremental night builds: the staging models of the resources with delivery files the copy has not
-    processed, and every seed, intermediate model and mart (dbt's default, eager, test selection adds the tests
+    """What an incremental night builds: the staging models (and the source tests) of the resources with delivery
+    files the copy has not processed, and every seed, intermediate model and mart (dbt's default, eager, test selection adds the tests
     of those, relationship tests from a merged resource to an unchanged one included). A resource without a new
     file keeps its staged table and its tests' last results: nothing it holds changed. (The source hook still
     checks every resource's processed files for rewrites and removals.)"""
@@ -454,7 +565,9 @@ def _incremental_selection(copy: Path, export_dir) -> list[str]:
         files = [str(p) for p in folder.iterdir() if p.is_file() and is_delivery_file(p.name)
                  and not p.name.startswith((".", "_"))] if folder.is_dir() else []
         if resource not in staged or any(f not in processed for f in files):
-            to_merge.append(f"stg_orb__{resource}")
+            # and the tests on its source (event copies that disagree: they run before the merge, see
+            # tests/dbt/generic/orb_event_copies_agree.sql)
+            to_merge += [f"stg_orb__{resource}", f"source:orb.{resource}"]
     # the rate file (reporting currency) is small and read whole every night: it may change, and so may the vars
     return ["--select", *to_merge, "path:models/staging/fx", "path:seeds", "path:models/intermediate",
             "path:models/marts"]

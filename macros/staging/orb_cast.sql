@@ -94,6 +94,39 @@
 {%- endmacro %}
 
 
+{#- What a text value must look like before it is cast (anchored at both ends; spaces around it are allowed). The
+    engines' casts are lenient beyond Orb's formats: DuckDB reads '1_000' as 1000, '0x10' as the integer 16, '.5' as
+    the integer 1, 'infinity' and 'epoch' as timestamps, '-2026-01-01' as a date BC. Those are refused, naming the
+    value, where a plain decimal, an ISO 8601 date or timestamp is expected. -#}
+{% macro orb_text_pattern(kind) -%}
+  {%- set patterns = {
+      'decimal': ' *[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+) *',
+      'integer': ' *[+-]?[0-9]+ *',
+      'date': ' *[0-9]{4}-[0-9]{2}-[0-9]{2} *',
+      'timestamp': ' *[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)? *(Z|z|UTC|[+-][0-9]{2}(:?[0-9]{2})?)? *',
+  } -%}
+  {{- return(patterns[kind]) -}}
+{%- endmacro %}
+
+{#- Whether a text value has the form of `kind` (orb_text_pattern): true, false, or null for null. -#}
+{% macro orb_looks_like(column, kind) -%}
+  {{ return(adapter.dispatch('orb_looks_like', 'orb_finance')(column, orb_text_pattern(kind))) }}
+{%- endmacro %}
+
+{% macro default__orb_looks_like(column, pattern) -%}
+  regexp_full_match(cast({{ column }} as {{ dbt.type_string() }}), '{{ pattern }}')
+{%- endmacro %}
+
+{% macro spark__orb_looks_like(column, pattern) -%}
+  (cast({{ column }} as {{ dbt.type_string() }}) rlike '^(?:{{ pattern }})$')
+{%- endmacro %}
+
+{#- A cast of text that has the form of `kind` (else null, so orb_parse reports it). -#}
+{% macro orb_cast_text(column, kind, cast_sql) -%}
+  case when {{ orb_looks_like(column, kind) }} then {{ cast_sql }} end
+{%- endmacro %}
+
+
 {#- Decimals: a value with more decimals than the type holds is an error, never silently rounded. -#}
 {% macro orb_decimal(column, precision=18, scale=6, required=false) -%}
   {%- if orb_holds_exactly(orb_source_type(column), precision, scale) -%}
@@ -101,7 +134,7 @@
   {%- endif -%}
   {%- set parsed = "try_cast(" ~ column ~ " as decimal(" ~ precision ~ ", " ~ scale ~ "))" -%}
   {%- set exact = "try_cast(" ~ column ~ " as decimal(38, 18))" -%}
-  {%- set checked = "case when " ~ parsed ~ " = " ~ exact ~ " then " ~ parsed ~ " end" -%}
+  {%- set checked = orb_cast_text(column, 'decimal', "case when " ~ parsed ~ " = " ~ exact ~ " then " ~ parsed ~ " end") -%}
   {{ orb_parse(column, checked,
                "is not a decimal number (at most " ~ (precision - scale) ~ " digits before the point and " ~ scale ~ " after)",
                required=required) }}
@@ -136,7 +169,7 @@
   {%- if orb_source_type(column) in ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'UTINYINT', 'USMALLINT', 'UINTEGER') -%}
     {{ return(orb_typed(column, "cast(" ~ column ~ " as bigint)", required=required)) }}
   {%- endif -%}
-  {{ orb_parse(column, "try_cast(" ~ column ~ " as bigint)", "is not a whole number", required=required) }}
+  {{ orb_parse(column, orb_cast_text(column, 'integer', "try_cast(" ~ column ~ " as bigint)"), "is not a whole number", required=required) }}
 {%- endmacro %}
 
 
@@ -152,7 +185,7 @@
   {%- if orb_source_type(column) == 'DATE' -%}
     {{ return(orb_typed(column, column, required=required)) }}
   {%- endif -%}
-  {{ orb_parse(column, "try_cast(" ~ column ~ " as date)", "is not a date (YYYY-MM-DD)", required=required) }}
+  {{ orb_parse(column, orb_cast_text(column, 'date', "try_cast(" ~ column ~ " as date)"), "is not a date (YYYY-MM-DD)", required=required) }}
 {%- endmacro %}
 
 
@@ -160,7 +193,8 @@
   {%- if orb_source_type(column) in ('TIMESTAMP', 'TIMESTAMP WITH TIME ZONE') -%}
     {{ orb_typed(column, orb_timestamp_value(column), required=required) }}
   {%- else -%}
-    {{ orb_parse(column, orb_try_timestamp(column), "is not a timestamp", required=required) }}
+    {{ orb_parse(column, orb_cast_text(column, 'timestamp', orb_try_timestamp(column)),
+                 "is not a timestamp (ISO 8601: YYYY-MM-DD, optionally a time and a UTC offset)", required=required) }}
   {%- endif -%}
 {%- endmacro %}
 
@@ -199,4 +233,17 @@
     ) then cast({{ column }} as {{ dbt.type_string() }}) end
   {%- endset -%}
   {{ orb_parse(column, parsed, "is not one of: " ~ values | join(', '), required=required) }}
+{%- endmacro %}
+
+
+{#- A source column's value as its contract type (SPEC §2.1: dec, int, bool, date, ts, else text), null where it does
+    not parse; for comparing copies of one record delivered as text or typed (tests/dbt/generic/orb_event_copies_agree). -#}
+{% macro orb_contract_value(column, data_type) -%}
+  {%- if data_type == 'dec' -%} try_cast({{ column }} as decimal(38, 18))
+  {%- elif data_type == 'int' -%} try_cast({{ column }} as bigint)
+  {%- elif data_type == 'bool' -%} try_cast({{ column }} as boolean)
+  {%- elif data_type == 'date' -%} try_cast({{ column }} as date)
+  {%- elif data_type == 'ts' -%} {{ orb_try_timestamp(column) }}
+  {%- else -%} cast({{ column }} as {{ dbt.type_string() }})
+  {%- endif -%}
 {%- endmacro %}

@@ -65,9 +65,24 @@
 {%- endmacro %}
 
 
+{#- How every CSV delivery is read: RFC 4180 (comma, double quotes, a quote doubled inside quotes), the header's
+    names taken as written, every value as text, strict field counts. The dialect is fixed, not sniffed: a file with
+    one bad record made DuckDB's sniffer fall back to a single column ("missing required column" for every column).
+    A line may be up to 64 MiB (DuckDB's default is 2 MB: a long memo is not an error). The read buffer is set just
+    above it: by default DuckDB makes it 16 lines long, and allocates all of it for a .csv.gz (1 GiB each). -#}
+{% macro orb_csv_dialect() -%}
+  delim = ',', quote = '"', escape = '"', max_line_size = 67108864, buffer_size = 67108865
+{%- endmacro %}
+
+
+{#- `columns`: a CSV file's header names (orb_csv_headers); JSON Lines: the declared columns. A CSV file is read by
+    one thread (a line longer than the buffer stops it with an error naming file and line; the parallel reader
+    stops with one naming neither). -#}
 {% macro duckdb__orb_read_file(path, fmt, columns=none) -%}
   {%- if fmt == 'csv' -%}
-    read_csv({{ orb_sql_literal(path) }}, header = true, all_varchar = true, auto_detect = true)
+    read_csv({{ orb_sql_literal(path) }}, header = true, auto_detect = false, {{ orb_csv_dialect() }}, parallel = false, columns = {
+      {%- for col in columns %}{{ orb_sql_literal(col) }}: 'VARCHAR'{{ ', ' if not loop.last }}{% endfor -%}
+    })
   {%- else -%}
     {#- JSON: every declared column as text, so amounts keep their digits (no float detour). -#}
     read_json({{ orb_sql_literal(path) }}, format = 'newline_delimited', columns = {
@@ -75,6 +90,131 @@
     })
   {%- endif -%}
 {%- endmacro %}
+
+
+{#- The header of each CSV file, read as written (its first line, one query for every file; no sniffing: DuckDB's
+    sniffer fails on a file with an unclosed quote or a bad record further down): {'headers': {path: [name, ...]},
+    'problems': [...]}. An empty file, a name that appears twice, or a header that is one field holding a semicolon,
+    tab or pipe (not comma-separated) is a problem naming the file. A field without a name is called column<N> (its
+    0-based position, as DuckDB names it) and is an extra column like any other. -#}
+{% macro orb_csv_headers(csv_files) %}
+  {% set headers = {} %}
+  {% set problems = [] %}
+  {% set header_sql %}
+    {% for f in csv_files %}
+      select {{ orb_sql_literal(f.path) }} as file,
+             (select line from read_csv({{ orb_sql_literal(f.path) }}, header = false, auto_detect = false,
+                     columns = {'line': 'VARCHAR'}, delim = E'\x1f', quote = '', escape = '', strict_mode = false,
+                     ignore_errors = true, max_line_size = 67108864, buffer_size = 67108865) limit 1) as header_line
+      {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+  {% endset %}
+  {% for row in run_query(header_sql).rows %}
+    {% set f = csv_files | selectattr('path', 'equalto', row[0]) | first %}
+    {% set names = [] %}
+    {% if row[1] is not none %}
+      {# RFC 4180 fields: "quoted, with "" for a quote" or plain #}
+      {% for field in modules.re.findall('("(?:[^"]|"")*"|[^,]*),', row[1] ~ ',') %}
+        {% set name = field[1:-1] | replace('""', '"') if field.startswith('"') and field.endswith('"') and field | length > 1 else field %}
+        {% do names.append(name if name | trim != '' else 'column' ~ loop.index0) %}
+      {% endfor %}
+    {% endif %}
+    {% set lowered = names | map('lower') | list %}
+    {% set repeated = [] %}
+    {% for name in lowered if lowered.count(name) > 1 and name not in repeated %}{% do repeated.append(name) %}{% endfor %}
+    {% if not names %}
+      {% do problems.append("resource '" ~ f.resource ~ "', file " ~ f.path ~ ": the file is empty (a CSV delivery starts "
+                             ~ "with a header line naming its columns)") %}
+    {% elif repeated %}
+      {% do problems.append("resource '" ~ f.resource ~ "', file " ~ f.path ~ ": the header names column '"
+                             ~ repeated | join("', '") ~ "' more than once") %}
+    {% elif names | length == 1 and (';' in names[0] or '\t' in names[0] or '|' in names[0]) %}
+      {% do problems.append("resource '" ~ f.resource ~ "', file " ~ f.path ~ ": the header is one field ('"
+                             ~ names[0][:80] ~ "'): a CSV delivery is comma-separated") %}
+    {% else %}
+      {% do headers.update({f.path: names}) %}
+    {% endif %}
+  {% endfor %}
+  {{ return({'headers': headers, 'problems': problems}) }}
+{% endmacro %}
+
+
+{#- Every record of every CSV file read once with its header's field count: a record with more or fewer fields, a
+    quote not closed, bytes that are not UTF-8 or a line over 64 MiB is a problem naming file, line (the physical
+    line, counting the header and the lines of quoted values; not computed for .csv.gz, whose bytes are compressed)
+    and row (the record's 1-based position after the header, as in every other message), and what is wrong. At most
+    3 per file. Every value is read: DuckDB checks UTF-8 only in the values a query reads. (DuckDB's readers each
+    miss one thing without a reject: the parallel one, used here, a line longer than its buffer; the single-threaded
+    one, used by the views, a quote left open at the end of the file. The views' strict read then stops the build on
+    the long line, with DuckDB's message naming file and line.) -#}
+{% macro orb_csv_bad_records(csv_files, headers) %}
+  {% set files = csv_files | selectattr('path', 'in', headers) | list %}
+  {% if not files %}{{ return([]) }}{% endif %}
+  {% do run_query("drop table if exists orb_csv_reject_errors; drop table if exists orb_csv_reject_scans") %}
+  {% set scan_sql %}
+    {% for f in files %}
+      select count(concat(*COLUMNS(*))) from read_csv({{ orb_sql_literal(f.path) }}, header = true, auto_detect = false, {{ orb_csv_dialect() }},
+          columns = { {%- for col in headers[f.path] %}{{ orb_sql_literal(col) }}: 'VARCHAR'{{ ', ' if not loop.last }}{% endfor -%} },
+          store_rejects = true, rejects_table = 'orb_csv_reject_errors', rejects_scan = 'orb_csv_reject_scans')
+      {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+  {% endset %}
+  {% do run_query(scan_sql) %}
+  {# One problem per record (a record missing two fields is rejected once per missing field, the first says how
+     many it has). #}
+  {% set rejected = run_query("
+    with records as (
+        select s.file_path as file, e.line, e.error_type, e.error_message,
+               case when not lower(s.file_path) like '%.gz' then e.line_byte_position end as position
+        from orb_csv_reject_errors as e
+        join orb_csv_reject_scans as s on s.scan_id = e.scan_id and s.file_id = e.file_id
+        qualify row_number() over (partition by s.file_path, e.line order by e.column_idx nulls first) = 1
+    )
+    select file, line, error_type, error_message, count(*) over (partition by file) as n_in_file, position
+    from records
+    qualify row_number() over (partition by file order by line) <= 3
+    order by file, line") %}
+  {% if not rejected.rows %}{{ return([]) }}{% endif %}
+  {# The physical line: the newlines before the record's first byte (DuckDB counts records; a quoted value may span
+     lines). DuckDB starts a line of a CRLF file at its \n: that newline is counted too. #}
+  {% set physical = {} %}
+  {% set plain = rejected.rows | selectattr(5) | map(attribute=0) | unique | list %}
+  {% if plain %}
+    {% set lines_sql %}
+      select r.file, r.line,
+             1 + length(decode(b.content[1:r.position - 1])) - length(replace(decode(b.content[1:r.position - 1]), chr(10), ''))
+               + case when b.content[r.position:r.position] = '\x0A'::blob then 1 else 0 end
+      from (values {% for r in rejected.rows if r[5] %}({{ orb_sql_literal(r[0]) }}, {{ r[1] }}, {{ r[5] }}){{ ', ' if not loop.last }}{% endfor %})
+           as r(file, line, position)
+      join read_blob({{ orb_sql_list(plain) }}) as b on b.filename = r.file
+    {% endset %}
+    {% for row in run_query(lines_sql).rows %}{% do physical.update({row[0] ~ '|' ~ row[1]: row[2]}) %}{% endfor %}
+  {% endif %}
+  {% set resource_of = {} %}
+  {% for f in files %}{% do resource_of.update({f.path: f.resource}) %}{% endfor %}
+  {% set problems = [] %}
+  {% for r in rejected.rows %}
+    {% set key = r[0] ~ '|' ~ r[1] %}
+    {% set where = ("line " ~ physical[key] ~ " (row " ~ (r[1] - 1) ~ ")") if key in physical else "row " ~ (r[1] - 1) %}
+    {% if r[2] in ('TOO MANY COLUMNS', 'MISSING COLUMNS') %}
+      {% set found = modules.re.search('Found: *([0-9]+)', r[3]) %}
+      {% set what = "expected " ~ (headers[r[0]] | length) ~ " fields (as many as the header names), got "
+                    ~ (found.group(1) if found else ('more' if r[2] == 'TOO MANY COLUMNS' else 'fewer')) %}
+    {% elif r[2] == 'LINE SIZE OVER MAXIMUM' %}
+      {% set what = "the line is longer than 64 MiB, the longest line read (" ~ r[3] ~ ")" %}
+    {% elif r[2] == 'INVALID ENCODING' %}
+      {% set what = "the line is not UTF-8 (a CSV delivery is UTF-8; was it saved as Latin-1 or Windows-1252?)" %}
+    {% elif r[2] == 'UNQUOTED VALUE' %}
+      {% set what = "a quoted value is not closed properly (a quote inside a quoted value is written twice: \"\")" %}
+    {% else %}
+      {% set what = r[2] | lower ~ ": " ~ r[3] %}
+    {% endif %}
+    {% set last_shown = loop.last or loop.nextitem[0] != r[0] %}
+    {% set more = (" (and " ~ (r[4] - 3) ~ " more bad records in this file)") if last_shown and r[4] > 3 else "" %}
+    {% do problems.append("resource '" ~ resource_of[r[0]] ~ "', file " ~ r[0] ~ ", " ~ where ~ ": " ~ what ~ more) %}
+  {% endfor %}
+  {{ return(problems) }}
+{% endmacro %}
 
 
 {#- DuckDB: list the export once (names, sizes, mtimes: no file is opened), refuse what is not a delivery,
@@ -249,44 +389,51 @@
         on schemas.file_name = plan.path
       group by plan.resource, schemas.signature
       order by plan.resource, first_path") %}
+    {% set declared_of = {} %}
+    {% for src in sources %}{% do declared_of.update({src.name: src.columns.values() | list}) %}{% endfor %}
     {% for g in groups.rows %}
       {% set described = run_query("describe select * from read_parquet(" ~ orb_sql_literal(g[1]) ~ ")") %}
       {% set types = {} %}
       {% for row in described.rows %}{% do types.update({row[0] | lower: row[0] ~ '|' ~ row[1]}) %}{% endfor %}
+      {# Money and quantities are exact: a binary float (0.1 is not 0.1) is refused, naming the file and column; a
+         float file among DECIMAL ones would otherwise turn the whole column into text and fail on the good file. #}
+      {% for col in declared_of.get(g[0], []) if col.data_type in ('dec', 'int') and col.name in types
+                                               and types[col.name].split('|', 1)[1] in ('FLOAT', 'DOUBLE') %}
+        {% do problems.append("resource '" ~ g[0] ~ "', file " ~ g[1] ~ (" (and " ~ (g[2] - 1) ~ " more with the same columns)" if g[2] > 1 else "")
+                               ~ ": column '" ~ col.name ~ "' is " ~ types[col.name].split('|', 1)[1] ~ " (a binary floating-point "
+                               ~ "number); floats are refused for money and quantities: deliver it as DECIMAL or as text") %}
+      {% endfor %}
       {% do parts_by_resource.setdefault(g[0], []).append({'format': 'parquet', 'first': g[1], 'n': g[2],
           'reader': "read_parquet([" ~ g[3] ~ "], filename = true, file_row_number = true)", 'types': types}) %}
     {% endfor %}
   {% endif %}
 
-  {# CSV: each file's header (one describe per file, in one query); JSON Lines: every declared column, as text. #}
+  {# CSV: each file's header, then every record checked against it (before any view exists: a bad record is named
+     here, by file and line, not met later as a confusing parse error); JSON Lines: every declared column, as text. #}
   {% set text_files = run_query("select resource, path, format from orb_state.delivery_plan where format in ('csv', 'jsonl') order by resource, path") %}
-  {% set csv_types = {} %}
-  {% set csv_paths = text_files.rows | selectattr(2, 'equalto', 'csv') | map(attribute=1) | list %}
-  {% if csv_paths %}
-    {% set describe_sql %}
-      {% for path in csv_paths %}
-        select {{ orb_sql_literal(path) }} as file, column_name, column_type
-        from (describe select * from {{ orb_finance.duckdb__orb_read_file(path, 'csv') }})
-        {% if not loop.last %}union all{% endif %}
-      {% endfor %}
-    {% endset %}
-    {% for row in run_query(describe_sql).rows %}
-      {% do csv_types.setdefault(row[0], {}).update({row[1] | lower: row[1] ~ '|' ~ row[2]}) %}
-    {% endfor %}
+  {% set csv_files = [] %}
+  {% for row in text_files.rows if row[2] == 'csv' %}{% do csv_files.append({'resource': row[0], 'path': row[1]}) %}{% endfor %}
+  {% set csv_headers = {} %}
+  {% if csv_files %}
+    {% set read = orb_csv_headers(csv_files) %}
+    {% do problems.extend(read.problems) %}
+    {% do csv_headers.update(read.headers) %}
+    {% do problems.extend(orb_csv_bad_records(csv_files, csv_headers)) %}
   {% endif %}
   {% set declared_by_resource = {} %}
   {% for src in sources %}
     {% do declared_by_resource.update({src.name: src.columns.values() | map(attribute='name') | list}) %}
   {% endfor %}
-  {% for row in text_files.rows %}
-    {% set types = csv_types.get(row[1], {}) %}
-    {% if row[2] == 'jsonl' %}
-      {% set types = {} %}
-      {% for col in declared_by_resource.get(row[0], []) %}{% do types.update({col | lower: col ~ '|VARCHAR'}) %}{% endfor %}
-    {% endif %}
+  {% for row in text_files.rows if row[2] == 'jsonl' or row[1] in csv_headers %}
+    {% set types = {} %}
+    {% set columns = csv_headers.get(row[1]) if row[2] == 'csv' else declared_by_resource.get(row[0], []) %}
+    {% for col in columns %}{% do types.update({col | lower: col ~ '|VARCHAR'}) %}{% endfor %}
     {% do parts_by_resource.setdefault(row[0], []).append({'format': row[2], 'first': row[1], 'n': 1,
-        'reader': orb_finance.duckdb__orb_read_file(row[1], row[2], declared_by_resource.get(row[0], [])), 'types': types}) %}
+        'reader': orb_finance.duckdb__orb_read_file(row[1], row[2], columns), 'types': types}) %}
   {% endfor %}
+  {% if problems %}
+    {{ return({'statements': [], 'problems': problems, 'types': {}}) }}
+  {% endif %}
 
   {% set statements = [] %}
   {% set all_types = {} %}
@@ -435,6 +582,12 @@
         {% set have = described.rows | map(attribute=0) | map('lower') | list %}
         {% set selects = [] %}
         {% for col in declared %}
+          {% set spark_type = (described.rows | selectattr(0, 'equalto', col.name) | map(attribute=1) | first | default('')) | lower %}
+          {% if col.name in have and col.data_type in ('dec', 'int') and spark_type in ('double', 'float') %}
+            {% do problems.append("resource '" ~ src.name ~ "', files " ~ path ~ ": column '" ~ col.name ~ "' is " ~ spark_type
+                                   ~ " (a binary floating-point number); floats are refused for money and quantities: "
+                                   ~ "deliver it as DECIMAL or as text") %}
+          {% endif %}
           {% if col.name in have %}
             {% if fmt == 'jsonl' %}
               {% do selects.append("nullif(`" ~ col.name ~ "`, '') as " ~ col.name) %}

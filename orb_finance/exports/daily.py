@@ -20,6 +20,7 @@ from typing import Final
 import duckdb
 import pyarrow as pa
 
+from .. import paths
 from . import schema
 from .buffers import Delivered
 from .calendar import DAY, HOUR, Calendar, date_of
@@ -206,7 +207,7 @@ class DailyLayout:
             for day, part in cur.execute(f"SELECT DISTINCT _day, _part FROM {table} ORDER BY 1, 2").fetchall():
                 name = f"{file_stem(day, part)}.{ext}"
                 cur.execute(f"""COPY (SELECT {columns} FROM {table} WHERE _day = {day} AND _part = {part} ORDER BY _seq)
-                    TO '{folder / name}' ({options})""")
+                    TO {paths.sql_string(folder / name)} ({options})""")
                 names.append(name)
             cur.execute(f"DROP TABLE {table}")
         finally:

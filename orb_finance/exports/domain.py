@@ -110,7 +110,7 @@ class Charge:
 @dataclass
 class CreditNoteLine:
     id: str
-    invoice_line_id: str
+    invoice_line_id: str | None      # None: a credit of the invoice as a whole
     item_id: str
     name: str
     quantity: int                      # micro-units

@@ -94,12 +94,15 @@ def generate_sample(
     chunk_size: int | None = None,
     layout: str = "bulk",
     hold_back_days: int = 0,
+    orphan_credit_note_lines: bool = False,
 ) -> GenerationSummary:
     """Write the sample export into `out_dir` (one sub-directory per resource) and summarize it.
 
     layout "bulk": per resource one delivery the day before the end and one on the end date (the later one
     repeats rows with a newer updated_at). "daily": one file per resource per day (SPEC §2.3), the last
     `hold_back_days` nights kept aside for `append_day` (orb_finance/exports/deliveries.py).
+    `orphan_credit_note_lines`: two credit-note lines name an invoice line that is not in the export (what dbt's
+    relationships test on stg_orb__credit_note_line_item warns about); by default no line does.
     """
     end = _check_arguments(customers, months, fmt, end_date, chunk_size)
     if layout not in LAYOUTS:
@@ -113,7 +116,7 @@ def generate_sample(
     calendar = Calendar(end, months)
     catalog_rows = Buffers(calendar, daily=daily)
     catalog = build_catalog(calendar, seed, catalog_rows)
-    ctx = Context(calendar, catalog, seed)
+    ctx = Context(calendar, catalog, seed, orphan_credit_note_lines)
     size = chunk_size or DEFAULT_CHUNK_SIZE
     starts = list(range(0, customers, size))
     salt = seed % 1_000_003
@@ -148,7 +151,8 @@ def generate_sample(
         deliveries=layout, fx_rates=fx_rates,
     )
     if daily:
-        args = {"customers": customers, "months": months, "seed": seed, "format": fmt, "end_date": end.isoformat()}
+        args = {"customers": customers, "months": months, "seed": seed, "format": fmt, "end_date": end.isoformat(),
+                "orphan_credit_note_lines": orphan_credit_note_lines}
         summary.delivered = deliveries.start(out_dir, nights, args, hold_back_days)
         summary.files, summary.bytes = sum(summary.delivered.files.values()), summary.delivered.bytes
     summary.seconds, summary.peak_rss_mb = time.monotonic() - started, peak_rss_mb()

@@ -19,6 +19,7 @@ from typing import Final
 import duckdb
 import pyarrow as pa
 
+from .. import paths
 from . import schema
 from .buffers import Buffers, DailyLine
 from .calendar import DAY, Calendar, LockBook
@@ -68,7 +69,7 @@ class ExportWriter:
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute(f"SET threads = {threads}")
         self.con.execute(f"SET memory_limit = '{memory_limit}'")
-        self.con.execute(f"SET temp_directory = '{self._spill.name}'")
+        self.con.execute(f"SET temp_directory = {paths.sql_string(self._spill.name)}")
         self.con.execute("SET preserve_insertion_order = true")
         self.lock_steps = locks.steps()
         self._pending: dict[tuple[str, int], list[schema.Row]] = {}
@@ -99,7 +100,7 @@ class ExportWriter:
         path = self._path(resource, batch, part)
         options = {"parquet": "FORMAT parquet, COMPRESSION zstd", "jsonl": "FORMAT json",
                    "csv": "FORMAT csv, HEADER true" + (", COMPRESSION gzip" if path.name.endswith(".gz") else "")}
-        written = self.con.execute(f"COPY ({query}) TO '{path}' ({options[self.fmt]})").fetchall()[0][0]
+        written = self.con.execute(f"COPY ({query}) TO {paths.sql_string(path)} ({options[self.fmt]})").fetchall()[0][0]
         if written == 0:
             path.unlink()
             return 0

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .csv_export import write_atomic, write_csvs
-from .headlines import currency_headlines
+from .display import display_marts
+from .headlines import headlines_of
 from .html import SyncSnapshot, render_summary
-from .marts import read_marts
+from .marts import read_marts, warehouse_facts
 from .workbook import write_workbook
 
 SUMMARY_NAME = "summary.html"
@@ -45,10 +46,11 @@ def write_reports(db_path: Path, reports_dir: Path, as_of: dt.date, sync: SyncSn
     folder = reports_dir / as_of.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
     marts, minor_units = read_marts(db_path)
-    headlines = currency_headlines(db_path)
+    shown = display_marts(marts, minor_units)          # what the workbook and the page show; the CSVs are exact
+    headlines = headlines_of({m.name: m for m in marts}, minor_units)
     workbook = folder / workbook_name(as_of)
-    notes = write_workbook(marts, minor_units, as_of, workbook)
-    csvs = write_csvs(marts, folder / CSV_DIR)
+    notes = write_workbook(shown, minor_units, as_of, workbook, facts=warehouse_facts(db_path))
+    csvs = write_csvs(marts, folder / CSV_DIR, minor_units)
     summary = folder / SUMMARY_NAME
     if reconcile is not None and not isinstance(reconcile, str):
         from ..sync.reconcile import write_csv as write_reconcile_csv
@@ -57,7 +59,7 @@ def write_reports(db_path: Path, reports_dir: Path, as_of: dt.date, sync: SyncSn
         write_reconcile_csv(reconcile, path)
         csvs = [*csvs, path]
     listed = [workbook.name, *(f"{CSV_DIR}/{p.name}" if p.parent.name == CSV_DIR else p.name for p in csvs)]
-    page = render_summary(as_of, {m.name: m for m in marts}, minor_units, headlines, sync, listed, reconcile,
+    page = render_summary(as_of, {m.name: m for m in shown}, minor_units, headlines, sync, listed, reconcile,
                           journals)
     write_atomic(summary, page.encode("utf-8"))
     return ReportFiles(folder, workbook, summary, csvs, {m.name: len(m.rows) for m in marts}, notes)

@@ -22,6 +22,7 @@ from .marts import Mart, format_money
 BILLINGS_COLOR = "#4c78a8"
 REVENUE_COLOR = "#f58518"
 BALANCE_COLOR = "#2e7d32"
+UNBILLED_COLOR = "#6a51a3"      # unbilled revenue (a negative roll-forward balance): an asset, not an error
 NEGATIVE_COLOR = "#c62828"
 BUCKET_COLORS = {"current": "#54a24b", "1-30": "#e0b92a", "31-60": "#f58518", "61-90": "#e45756", "91+": "#9e1a1a"}
 STATUS_COLORS = {"synced": "#2e7d32", "resynced": "#00897b", "removed": "#607d8b", "pending": "#e0b92a",
@@ -61,6 +62,8 @@ def render_summary(as_of: dt.date, marts: dict[str, Mart], minor_units: dict[str
                           "Open invoices by days past due: <code>ar_aging_summary</code>.",
                           [_aging_card(c, marts["ar_aging_summary"], money) for c in ar_currencies]
                           or ["<p class=\"empty\">No open invoices.</p>"]))
+    if "ar_aging" in marts:
+        parts.append(_ar_customers_section(as_of, marts["ar_aging"], ar_currencies, money))
     parts.append(_section("Deferred revenue balance", "Closing balance per month (billed minus recognized, "
                           "cumulative): above zero deferred revenue, below zero unbilled revenue. "
                           "<code>deferred_revenue_rollforward</code>.",
@@ -84,7 +87,18 @@ def render_summary(as_of: dt.date, marts: dict[str, Mart], minor_units: dict[str
         parts.append(f"<section><h2>Files in this folder</h2><ul class=\"files\">{items}</ul><p class=\"note\">"
                      "Step timings and the run's outcome are in <code>run.json</code>.</p></section>")
     parts.append("</main></body></html>\n")
-    return "\n".join(parts)
+    return _anchored("\n".join(parts))
+
+
+def _anchored(page: str) -> str:
+    """Every section gets an id from its title (summary.html#deferred-revenue-balance links to it)."""
+    import re
+
+    def anchor(m: "re.Match[str]") -> str:
+        title = re.sub(r"<[^>]+>", "", m.group(1)).split(" as of ")[0].split(":")[0]
+        slug = re.sub(r"[^a-z0-9]+", "-", html.unescape(title).lower()).strip("-")
+        return f'<section id="{slug}"><h2>{m.group(1)}</h2>'
+    return re.sub(r"<section><h2>(.*?)</h2>", anchor, page)
 
 
 def _section(title: str, intro: str, cards: Sequence[str]) -> str:
@@ -99,14 +113,19 @@ def _headlines(headlines: Sequence[CurrencyHeadline], money: Callable) -> str:
     if not headlines:
         return "<section><h2>Headlines</h2><p class=\"empty\">No billed month yet.</p></section>"
     rows = "".join(
-        f"<tr><td>{esc(h.currency)}</td><td>{esc(h.last_month)}</td>"
-        + "".join(f"<td class=\"num{' neg' if v < 0 else ''}\">{esc(money(v, h.currency))}</td>" for v in (
-            h.net_billings, h.recognized_revenue, h.ar_outstanding, h.ar_past_due, h.deferred_balance))
+        f"<tr><td>{esc(h.currency)}</td><td>{esc(f'{h.last_month:%b %Y}')}</td>"
+        + "".join(f"<td class=\"num\">{esc(money(v, h.currency))}</td>" for v in (
+            h.net_billings, h.recognized_revenue, h.ar_outstanding, h.ar_past_due, h.deferred_revenue,
+            h.unbilled_revenue))
         + "</tr>" for h in headlines)
-    return ("<section><h2>Headlines</h2><p class=\"note\">Latest billed month per currency.</p><table><thead><tr>"
+    return ("<section><h2>Headlines</h2><p class=\"note\">Per currency: net billings and recognized revenue of its "
+            "latest billed month; AR open on the as-of date; the revenue roll-forward's balance at that month's end, "
+            "as <b>deferred revenue</b> (billed, not yet recognized: a liability) or <b>unbilled revenue</b> "
+            "(recognized, not yet billed: an asset).</p><table><thead><tr>"
             "<th>Currency</th><th>Month</th><th class=\"num\">Net billings</th><th class=\"num\">Recognized revenue"
             "</th><th class=\"num\">AR outstanding</th><th class=\"num\">AR past due</th><th class=\"num\">Deferred "
-            f"revenue balance</th></tr></thead><tbody>{rows}</tbody></table></section>")
+            "revenue</th><th class=\"num\">Unbilled revenue</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></section>")
 
 
 # --- the cards --------------------------------------------------------------------------------------------
@@ -169,20 +188,65 @@ def _aging_card(currency: str, summary: Mart, money: Callable) -> str:
                  f"{esc(money(past_due, currency))}</span>", svg)
 
 
+MAX_CUSTOMERS = 10
+
+
+def _ar_customers_section(as_of: dt.date, aging: Mart, currencies: Sequence[str], money: Callable) -> str:
+    """Who owes the most, per currency: the customers with the largest open balance (name and id), with what is
+    past due and the oldest invoice's days past due (every open invoice: the ar_aging sheet and CSV)."""
+    cards = []
+    for currency in currencies:
+        by_customer: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in _rows_for(aging, currency):
+            c = by_customer.setdefault((r["customer_id"], r["customer_name"] or ""), {
+                "invoices": 0, "open": Decimal(0), "past_due": Decimal(0), "oldest": None})
+            c["invoices"] += 1
+            c["open"] += r["amount_outstanding"]
+            if r["aging_bucket"] != "current":
+                c["past_due"] += r["amount_outstanding"]
+            days = r["days_past_due"]
+            c["oldest"] = days if c["oldest"] is None or (days is not None and days > c["oldest"]) else c["oldest"]
+        ranked = sorted(by_customer.items(), key=lambda kv: (-kv[1]["open"], kv[0]))
+        rows = "".join(
+            f"<tr><td>{esc(name or '(no name)')}<br><code class=\"id\">{esc(cid)}</code> "
+            f"<span class=\"muted small\">· {c['invoices']:,} invoice{'s' if c['invoices'] != 1 else ''}</span></td>"
+            f"<td class=\"num\">{esc(money(c['open'], currency))}</td>"
+            f"<td class=\"num\">{esc(money(c['past_due'], currency)) if c['past_due'] else ''}</td>"
+            f"<td class=\"num\">{esc(c['oldest']) if c['oldest'] is not None and c['oldest'] > 0 else ''}</td></tr>"
+            for (cid, name), c in ranked[:MAX_CUSTOMERS])
+        more = (f"<p class=\"note\">… and {len(ranked) - MAX_CUSTOMERS:,} more customers: every open invoice is in the "
+                "<code>ar_aging</code> sheet of the workbook.</p>") if len(ranked) > MAX_CUSTOMERS else ""
+        table = ("<table class=\"compact\"><thead><tr><th>Customer</th><th class=\"num\">Open</th>"
+                 "<th class=\"num\">Past due</th><th class=\"num\" title=\"days past due of the oldest invoice\">Days"
+                 "</th></tr></thead>"
+                 f"<tbody>{rows}</tbody></table>{more}")
+        cards.append(_card(f"{esc(currency)} <span class=\"muted\">{len(ranked):,} customers with open invoices"
+                           "</span>", table))
+    return _section(f"Largest open balances as of {esc(as_of.isoformat())}",
+                    "The customers who owe the most, by name and Orb id: open and past-due amounts, and the days past "
+                    "due of their oldest open invoice (<code>ar_aging</code>).",
+                    cards or ["<p class=\"empty\">No open invoices.</p>"])
+
+
 def _deferred_card(currency: str, rollforward: Mart, money: Callable) -> str:
     rows = sorted(_rows_for(rollforward, currency), key=lambda r: r["month"])
     if not rows:
         return _card(esc(currency), "<p class=\"empty\">No billing or revenue.</p>")
-    tips = [f"{r['month']:%b %Y}: closing {money(r['closing_balance'], currency)} {currency} (opening "
-            f"{money(r['opening_balance'], currency)}, billed {money(r['billed'], currency)}, recognized "
-            f"{money(r['recognized'], currency)})" for r in rows]
-    svg = line_chart(f"deferred-{currency}", f"Deferred revenue closing balance by month, {currency}",
+
+    def balance(value: Decimal) -> str:
+        return (f"{money(value, currency)} {currency} deferred revenue" if value >= 0 else
+                f"{money(-value, currency)} {currency} unbilled revenue")
+    tips = [f"{r['month']:%b %Y}: {balance(r['closing_balance'])} (opening {money(r['opening_balance'], currency)}, "
+            f"billed {money(r['billed'], currency)}, recognized {money(r['recognized'], currency)})" for r in rows]
+    svg = line_chart(f"deferred-{currency}", f"Deferred and unbilled revenue at month ends, {currency}",
                      [_month_label(r["month"], i == 0) for i, r in enumerate(rows)],
-                     [r["closing_balance"] for r in rows], tips, BALANCE_COLOR)
+                     [r["closing_balance"] for r in rows], tips, BALANCE_COLOR, below_color=UNBILLED_COLOR)
     last = rows[-1]["closing_balance"]
-    kind = "deferred" if last >= 0 else "unbilled"
+    amount, kind = (last, "deferred revenue") if last >= 0 else (-last, "unbilled revenue")
     return _card(f"{esc(currency)} <span class=\"muted\">{esc(rows[-1]['month'].strftime('%b %Y'))}: "
-                 f"{esc(money(last, currency))} {kind}</span>", svg)
+                 f"{esc(money(amount, currency))} {kind}</span>",
+                 _legend([("deferred revenue (above 0)", BALANCE_COLOR), ("unbilled revenue (below 0)", UNBILLED_COLOR)])
+                 + svg)
 
 
 ITEM_COLOR = "#4c78a8"
@@ -249,15 +313,19 @@ def _consolidated_section(consolidated: Mart, money: Callable) -> str:
         [Series("AR outstanding", BUCKET_COLORS["1-30"], [r["ar_outstanding"] for r in rows],
                 [tip("AR outstanding", r, "ar_outstanding") for r in rows]),
          Series("Deferred revenue", BALANCE_COLOR, [r["deferred_revenue_closing"] for r in rows],
-                [tip("Deferred revenue (below 0: unbilled)", r, "deferred_revenue_closing") for r in rows])])
+                [tip("Deferred revenue, net of unbilled (below 0: unbilled revenue)", r, "deferred_revenue_closing")
+                 for r in rows], colors=[BALANCE_COLOR if (r["deferred_revenue_closing"] or 0) >= 0 else UNBILLED_COLOR
+                                         for r in rows])])
     total = sum((r["total_revenue"] for r in rows), Decimal(0))
     intro = (f"<p class=\"note\">Every currency converted to <b>{esc(code)}</b> (<code>consolidated_monthly</code>): "
              "billings and revenue at each month's average rate, balances at the rate of the month's last day; each "
              "currency's amount rounded, then added.</p>")
     cards = (_card(f"Revenue and net billings <span class=\"muted\">total revenue {esc(money(total, code))} {esc(code)}</span>",
                    _legend([("Net billings", BILLINGS_COLOR), ("Recognized revenue", REVENUE_COLOR)]) + revenue)
-             + _card("AR and deferred revenue <span class=\"muted\">at month ends (deferred below 0: unbilled)</span>",
-                     _legend([("AR outstanding", BUCKET_COLORS["1-30"]), ("Deferred revenue", BALANCE_COLOR)]) + balances))
+             + _card("AR and deferred revenue <span class=\"muted\">at month ends, every currency's deferred revenue "
+                     "less its unbilled revenue</span>",
+                     _legend([("AR outstanding", BUCKET_COLORS["1-30"]), ("net deferred revenue", BALANCE_COLOR),
+                              ("net unbilled revenue", UNBILLED_COLOR)]) + balances))
     return f"<section>{title}{intro}<div class=\"grid\">{cards}</div></section>"
 
 
@@ -266,13 +334,15 @@ def _sync_section(sync: SyncSnapshot | None) -> str:
     if sync is None:
         return f"<section>{title}<p class=\"empty\">The sync did not run.</p></section>"
     statuses = [s for s in STATUS_COLORS if any(c.get(s) for c in sync.counts.values())]
+    counted = {otype: counts for otype, counts in sync.counts.items() if sum(counts.values())}   # types with objects
     head = "".join(f"<th class=\"num\">{esc(s)}</th>" for s in statuses)
     body = "".join(
-        f"<tr><td>{esc(otype)}</td>" + "".join(f"<td class=\"num\">{counts.get(s, 0):,}</td>" for s in statuses)
-        + f"<td class=\"num\">{sum(counts.values()):,}</td></tr>" for otype, counts in sync.counts.items())
+        f"<tr><td>{esc(otype.replace('_', ' '))}</td>"
+        + "".join(f"<td class=\"num\">{counts.get(s, 0):,}</td>" for s in statuses)
+        + f"<td class=\"num\">{sum(counts.values()):,}</td></tr>" for otype, counts in counted.items())
     table = (f"<table><thead><tr><th>Object</th>{head}<th class=\"num\">total</th></tr></thead><tbody>{body}"
              "</tbody></table>")
-    chart = status_chart("sync-status", f"Objects in {sync.provider} by sync status", sync.counts, statuses)
+    chart = status_chart("sync-status", f"Objects in {sync.provider} by sync status", counted, statuses)
     note = f"<p class=\"note\">{esc(sync.note)}</p>" if sync.note else ""
     if sync.failed:
         rows = "".join(
@@ -529,7 +599,7 @@ def ranked_bars(chart_id: str, label: str, rows: Sequence[tuple[str, Decimal, st
 
 
 def line_chart(chart_id: str, label: str, categories: Sequence[tuple[str, str]], values: Sequence[Decimal],
-               tips: Sequence[str], color: str) -> str:
+               tips: Sequence[str], color: str, below_color: str = NEGATIVE_COLOR) -> str:
     """A line with a point per category, the area to zero shaded (above: deferred, below: unbilled)."""
     scale = _Scale(values)
     band = Decimal(W - LEFT - RIGHT) / max(len(categories), 1)
@@ -543,10 +613,10 @@ def line_chart(chart_id: str, label: str, categories: Sequence[tuple[str, str]],
         out.append(f"<defs><clipPath id=\"{esc(above)}\"><rect x=\"0\" y=\"0\" width=\"{W}\" height=\"{zero}\"/></clipPath>"
                    f"<clipPath id=\"{esc(below)}\"><rect x=\"0\" y=\"{zero}\" width=\"{W}\" height=\"{H}\"/></clipPath></defs>")
         out.append(f"<polygon class=\"area\" points=\"{polygon}\" fill=\"{color}\" clip-path=\"url(#{esc(above)})\"/>")
-        out.append(f"<polygon class=\"area\" points=\"{polygon}\" fill=\"{NEGATIVE_COLOR}\" clip-path=\"url(#{esc(below)})\"/>")
+        out.append(f"<polygon class=\"area\" points=\"{polygon}\" fill=\"{below_color}\" clip-path=\"url(#{esc(below)})\"/>")
         out.append(f"<polyline points=\"{area}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"/>")
     for (x, y), v, tip in zip(pts, values, tips):
-        fill = color if v >= 0 else NEGATIVE_COLOR
+        fill = color if v >= 0 else below_color
         out.append(f"<circle cx=\"{_px(x)}\" cy=\"{_px(y)}\" r=\"3.5\" fill=\"{fill}\"><title>{esc(tip)}</title></circle>")
     out.append("</svg>")
     return "".join(out)
@@ -554,7 +624,7 @@ def line_chart(chart_id: str, label: str, categories: Sequence[tuple[str, str]],
 
 def status_chart(chart_id: str, label: str, counts: dict[str, dict[str, int]], statuses: Sequence[str]) -> str:
     """One horizontal bar per object type, split by status, as shares of that type's objects."""
-    row_h, label_w, width = 34, 96, 560
+    row_h, label_w, width = 34, 140, 560
     height = max(len(counts), 1) * row_h + 12
     out = [f"<svg data-chart=\"{esc(chart_id)}\" viewBox=\"0 0 {width} {height}\" width=\"100%\" role=\"img\" "
            f"aria-label=\"{esc(label)}\"><title>{esc(label)}</title>"]
@@ -564,7 +634,8 @@ def status_chart(chart_id: str, label: str, counts: dict[str, dict[str, int]], s
     for r, (otype, by_status) in enumerate(counts.items()):
         y = 6 + r * row_h
         total = sum(by_status.values())
-        out.append(f"<text class=\"cat\" x=\"{label_w - 8}\" y=\"{y + 14}\" text-anchor=\"end\">{esc(otype)}</text>")
+        out.append(f"<text class=\"cat\" x=\"{label_w - 8}\" y=\"{y + 14}\" text-anchor=\"end\">"
+                   f"{esc(otype.replace('_', ' '))}</text>")
         x = Decimal(label_w)
         for s in statuses:
             n = by_status.get(s, 0)
@@ -600,7 +671,9 @@ th, td { padding: 5px 10px; border-bottom: 1px solid #eaeef2; text-align: left; 
 th { background: #eef1f5; font-weight: 600; }
 .card table { border: none; width: 100%; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.neg { color: #c62828; }
+code.id { font-size: 11px; color: #57606a; background: none; padding: 0; }
+.small { font-size: 11px; }
+table.compact th, table.compact td { padding: 4px 6px; }
 td.err { color: #8a1c1c; max-width: 520px; }
 table.failed { width: 100%; }
 code { font: 12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; background: #eef1f5; padding: 1px 4px; border-radius: 3px; }

@@ -159,6 +159,7 @@ class SyncEngine:
         started = time.monotonic()
         data = self._data or load_marts(self.duckdb_path)
         provider = self._provider or self.make_provider()
+        provider.prepare(data)
         store = st.StateStore(self.settings.state_path)
         run_id = store.begin_run(provider.name, self.settings.describe())
         executor = Executor(self, data, provider, store, run_id, only)

@@ -51,27 +51,60 @@ def write_csv(records: Sequence[Record], path: str | os.PathLike[str], secrets: 
     return len(records)
 
 
+# Object types in a narrow table (the CSV and --wide keep the full names, which --object-type takes).
+SHORT_TYPES = {"balance_transaction": "balance", "credit_memo": "memo", "revenue_journal": "journal"}
+GAP = 2                                  # between two columns of a compact table
+
+
 def table(records: Sequence[Record], secrets: Iterable[str] = (), title: str | None = None, *,
-          wide: bool = False) -> Table:
-    """The record view as a terminal table. Ids are never cut or wrapped (they are what one copies into the next
-    command); the error text takes what width is left. `wide` adds the provider id and the invoice number."""
+          wide: bool = False, width: int = 80) -> Table:
+    """The record view as a terminal table of at most `width` columns: record, object, orb_id, action, status,
+    amount, then the attempt's time (from 100 columns) and the error (from 120; narrower, the errors are the
+    table's caption, one line per record). Ids are kept whole whenever they fit (they are what one copies into the
+    next command); a narrower terminal cuts them in the middle and says so. `wide`: every column (with the
+    provider id and the invoice number) at full width, nothing cut."""
+    from ..tables import compact_table, middle
+
     secrets = list(secrets)
-    t = Table(title=title, show_lines=False, title_justify="left")
-    columns = ["record", "when", "object", "orb_id", "action", "status", "amount", "error"]
-    if wide:
-        columns[6:6] = ["provider_id", "invoice"]
-    for col in columns:
-        ident = col in ("record", "orb_id", "provider_id", "object", "action", "status", "when", "amount")
-        t.add_column(col, no_wrap=ident, overflow="fold", justify="right" if col in ("record", "amount") else "left",
-                     ratio=1 if col == "error" else None)
     styles = {"synced": "green", "failed": "red", "pending": "yellow", "retried": "cyan", "resynced": "magenta"}
-    for r in records:
-        values = {"record": str(r.record_id), "when": r.attempted_at[:16].replace("T", " "), "object": r.object_type,
-                  "orb_id": _plain(r.orb_id), "action": r.action, "status": f"[{styles.get(r.status, '')}]{r.status}[/]",
-                  "amount": f"{r.amount} {r.currency}" if r.amount is not None else "",
-                  "error": _plain(redact(r.error, secrets)), "provider_id": _plain(r.provider_id),
-                  "invoice": _plain(r.invoice_number)}
-        t.add_row(*[values[c] for c in columns])
+    rows = [{"record": str(r.record_id), "when": r.attempted_at[:16].replace("T", " "),
+             "object": r.object_type if wide else SHORT_TYPES.get(r.object_type, r.object_type),
+             "orb_id": r.orb_id or "", "action": r.action or "", "status": r.status,
+             "amount": f"{r.amount} {r.currency}" if r.amount is not None else "",
+             "error": redact(r.error, secrets) or "", "provider_id": r.provider_id or "",
+             "invoice": r.invoice_number or ""} for r in records]
+    columns = ["record", "object", "orb_id", "action", "status", "amount"]
+    if wide or width >= 100:
+        columns.insert(1, "when")
+    if wide:
+        columns[-1:-1] = ["provider_id", "invoice"]
+    errors_in_table = (wide or width >= 120) and any(row["error"] for row in rows)
+    if errors_in_table:
+        columns.append("error")
+    need = {c: max([len(c)] + [len(row[c]) for row in rows]) for c in columns if c != "error"}
+    cut = False
+    if not wide:
+        spare = width - sum(need.values()) - GAP * (len(columns) - 1) - (20 if errors_in_table else 0)
+        if spare < 0:                    # ids cut in the middle, never below 12 characters
+            need["orb_id"] = max(12, need["orb_id"] + spare)
+            cut = any(len(row["orb_id"]) > need["orb_id"] for row in rows)
+    errors = [f"{row['record']}: {row['error']}" for row in rows if row["error"] and not errors_in_table]
+    caption = "\n".join(filter(None, ["ids cut in the middle: --wide shows them whole" if cut else "",
+                                       *(f"error of record {e}" for e in errors)])) or None
+    t = compact_table(title=title, caption=_plain(caption) if caption else None)
+    for col in columns:
+        t.add_column(col, no_wrap=col != "error", overflow="fold" if col == "error" else "ellipsis",
+                     justify="right" if col in ("record", "amount") else "left", ratio=1 if col == "error" else None,
+                     min_width=need.get(col))
+    for row in rows:
+        cells = []
+        for col in columns:
+            text = middle(row[col], need["orb_id"]) if col == "orb_id" and not wide else row[col]
+            cell = _plain(text)
+            if col == "status":
+                cell = f"[{styles.get(text, '')}]{cell}[/]"
+            cells.append(cell)
+        t.add_row(*cells)
     return t
 
 

@@ -41,8 +41,11 @@ class Builder:
 
 @pytest.fixture(scope="session")
 def dbt_builder(tmp_path_factory: pytest.TempPathFactory) -> Builder:
-    root = tmp_path_factory.mktemp("dbt")
-    return Builder(db_path=root / "orb_finance.duckdb", target_path=root / "target")
+    # An apostrophe in the folder and in the file name: every build of the suite proves that paths (and the catalog
+    # dbt-duckdb names after the file) are quoted wherever SQL is built with them.
+    root = tmp_path_factory.mktemp("dbt") / "o'reilly's warehouse"
+    root.mkdir()
+    return Builder(db_path=root / "o'reilly.duckdb", target_path=root / "target")
 
 
 @pytest.fixture

@@ -78,7 +78,7 @@ def test_a_night_with_a_reporting_currency_builds_every_integrity_test_and_repor
     folder = usd_night.reports_folder
     wb = openpyxl.load_workbook(folder / f"orb-finance-{AS_OF}.xlsx", read_only=True)
     consolidated = list(wb["consolidated_monthly"].iter_rows(values_only=True))
-    assert consolidated[0][:2] == ("month", "reporting_currency") and len(consolidated) == len(months) + 1
+    assert consolidated[0][:2] == ("Month", "Reporting currency") and len(consolidated) == len(months) + 1
     page = (folder / "summary.html").read_text()
     for chart in ("items-USD", "items-JPY", "ar-month-ends-USD", "consolidated-revenue", "consolidated-balances"):
         assert f'<svg data-chart="{chart}"' in page
@@ -207,11 +207,14 @@ def test_reporting_currency_options_are_checked_before_dbt_runs(tmp_path, capsys
             reporting_vars(currency, path)
     monkeypatch.setenv("ORB_FX_RATES_PATH", str(rates))
     assert reporting_vars("USD", None)["fx_rates_path"] == str(rates)
-    # the command line refuses before dbt or the nightly starts (exit 1, one line)
-    assert cli.main(["build", "--export-dir", str(tmp_path), "--reporting-currency", "dollars"]) == 1
+    # the command line refuses before dbt or the nightly starts: a bad code when it is parsed (exit 2), a missing
+    # rate file before anything runs (exit 1, one line)
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["build", "--export-dir", str(tmp_path), "--reporting-currency", "dollars"])
+    assert refused.value.code == 2
     assert cli.main(["nightly", "--export-dir", str(tmp_path), "--reporting-currency", "USD", "--fx-rates",
                      str(tmp_path / "nope.csv"), "--reports-dir", str(tmp_path / "r"),
                      "--duckdb-path", str(tmp_path / "w.duckdb")]) == 1
     err = capsys.readouterr().err
-    assert "must be an ISO 4217 currency code such as USD, got 'dollars'" in err and "nope.csv does not exist" in err
+    assert "'dollars' is not an ISO 4217 currency code such as USD" in err and "nope.csv does not exist" in err
     assert not (tmp_path / "r").exists()

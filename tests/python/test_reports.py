@@ -21,6 +21,7 @@ import yaml
 from orb_finance.reports import marts as marts_mod
 from orb_finance.reports.bundle import write_reports
 from orb_finance.reports.csv_export import mart_csv
+from orb_finance.reports.display import display_mart, display_marts
 from orb_finance.reports.html import SyncSnapshot, compact, nice_ticks
 from orb_finance.reports.workbook import build_workbook, money_format
 
@@ -68,7 +69,8 @@ def warehouse(tmp_path_factory) -> Path:
     con.execute("""insert into marts.deferred_revenue_rollforward values
         ('2026-09-01', 'USD', 0, 1000, 800, 200),
         ('2026-10-01', 'USD', 200, 1234.5, 1030, 404.5),
-        ('2026-10-01', 'JPY', 0, 120000, 90000, 30000)""")
+        ('2026-10-01', 'JPY', 0, 120000, 90000, 30000),
+        ('2026-10-01', 'KWD', 0, 10.1245, 20.0005, -9.876)""")
     con.execute("""insert into marts.credit_note_summary values
         ('2026-09-01', 'USD', 1, 100, '<script>alert(1)</script>, -1+1')""")
     con.execute("""insert into marts.revenue_by_item_monthly values
@@ -114,17 +116,18 @@ def test_axis_ticks_are_round_numbers_covering_the_values():
 
 def test_workbook_has_one_sheet_per_mart_with_typed_money_frozen_header_and_filters(warehouse, tmp_path):
     marts, units = marts_mod.read_marts(warehouse)
-    data, notes = build_workbook(marts, units, AS_OF)
+    data, notes = build_workbook(display_marts(marts, units), units, AS_OF,
+                                 facts=[("Source (Orb export)", "/data/orb-export")])
     assert notes == []
     path = tmp_path / "w.xlsx"
     path.write_bytes(data)
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == marts_mod.finance_mart_names()
-    assert len(wb.sheetnames) == 19
+    assert wb.sheetnames == ["cover", *marts_mod.finance_mart_names(), "definitions"]
+    assert len(wb.sheetnames) == 21
 
     ws = wb["billings_monthly"]
-    assert [c.value for c in ws[1]] == ["month", "currency", "invoice_count", "gross_billings", "credit_notes",
-                                        "customer_balance_applied", "net_billings"]
+    assert [c.value for c in ws[1]] == ["Month", "Currency", "Invoice count", "Gross billings", "Credit notes",
+                                        "Customer balance applied", "Net billings"]
     assert ws.freeze_panes == "A2"
     assert ws.auto_filter.ref == "A1:G5"          # header + 4 rows
     # rows ordered by month, then currency: 2026-09 USD, 2026-10 JPY, 2026-10 KWD, 2026-10 USD
@@ -133,7 +136,10 @@ def test_workbook_has_one_sheet_per_mart_with_typed_money_frozen_header_and_filt
         (dt.date(2026, 10, 1), "USD")]
     jpy, kwd, usd = ws[3], ws[4], ws[5]
     assert (jpy[6].value, jpy[6].number_format) == (120000, "#,##0")
-    assert (kwd[6].value, kwd[6].number_format) == (pytest.approx(10.1245), "#,##0.000")
+    # shown rounded: KWD 10.125 - 0 - 0.001 (0.0005 rounded half away from zero) = 10.124, the sum of the parts
+    # shown beside it (the exact 10.1245 is in the CSV file)
+    assert [c.value for c in kwd[3:7]] == [pytest.approx(10.125), 0, pytest.approx(0.001), pytest.approx(10.124)]
+    assert kwd[6].number_format == "#,##0.000"
     assert (usd[6].value, usd[6].number_format) == (1234.5, "#,##0.00")
     assert isinstance(usd[6].value, (int, float)) and usd[6].data_type == "n"   # a number, not text
     assert usd[0].number_format == "yyyy-mm-dd"
@@ -148,18 +154,46 @@ def test_workbook_has_one_sheet_per_mart_with_typed_money_frozen_header_and_filt
     assert [r[1].value for r in summary.iter_rows(min_row=2, max_row=6)] == ["current", "1-30", "31-60", "61-90", "91+"]
     assert wb["payment_reconciliation"].auto_filter.ref == "A1:J1"  # empty mart: header and filter only
 
+    # every mart sheet prints landscape, one page wide, its header on every page; each column is as wide as its
+    # header and its widest value (ids whole)
+    for name in marts_mod.finance_mart_names():
+        sheet = wb[name]
+        setup = sheet.page_setup
+        assert (setup.orientation, setup.fitToWidth, setup.fitToHeight) == ("landscape", 1, 0), name
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage and sheet.print_title_rows == "$1:$1", name
+        for column in sheet.iter_cols():
+            width = sheet.column_dimensions[column[0].column_letter].width
+            longest = max(len(str(c.value)) for c in column if c.value is not None and not isinstance(c.value, dt.datetime))
+            assert width >= longest, (name, column[0].value, width)
+
+    cover = wb["cover"]
+    assert cover["A1"].value == "Orb finance as of 2026-10-31"
+    facts = {r[0].value: r[1].value for r in cover.iter_rows() if r[0].value and len(r) > 1}
+    assert facts["Source (Orb export)"] == "/data/orb-export"
+    assert facts["Reporting currency"] == "USD"
+    assert "rounded to that currency's minor unit" in facts["Amounts"] and "csv/<sheet>.csv" in facts["Amounts"]
+    assert facts["Unbilled revenue"].startswith("Recognized but not yet billed")
+    listed = {r[0].value: (r[1].value, r[2].value) for r in cover.iter_rows() if r[0].value in wb.sheetnames}
+    assert listed["billings_monthly"] == ("What did we invoice each month, after credit notes and customer balance?", 4)
+    assert listed["ar_aging"][1] == 3 and cover.page_setup.orientation == "landscape"
+    definitions = {(r[0].value, r[2].value): (r[1].value, r[3].value) for r in wb["definitions"].iter_rows(min_row=2)}
+    assert definitions[("billings_monthly", "month")] == (
+        "Month", "Month of the invoices' invoice_date. First day of the calendar month (UTC), as a date.")
+    assert definitions[("ar_aging", "customer_name")][0] == "Customer name"
+
     # converted amounts are in the reporting currency, source amounts in their own; rates and credit units are no money
     converted = wb["revenue_monthly_reporting"]
     header = [c.value for c in converted[1]]
     row = {name: cell for name, cell in zip(header, converted[2])}
-    assert (row["usage_revenue"].value, row["usage_revenue"].number_format) == (90000, "#,##0")               # JPY
-    assert (row["usage_revenue_reporting"].value, row["usage_revenue_reporting"].number_format) == (600, "#,##0.00")
-    assert row["average_rate"].number_format == "0.0000000000"
-    assert row["average_rate"].value == pytest.approx(0.0066666667)
+    assert (row["Usage revenue"].value, row["Usage revenue"].number_format) == (90000, "#,##0")               # JPY
+    assert (row["Usage revenue (reporting currency)"].value,
+            row["Usage revenue (reporting currency)"].number_format) == (600, "#,##0.00")
+    assert row["Average rate"].number_format == "0.0000000000"
+    assert row["Average rate"].value == pytest.approx(0.0066666667)
     balances = wb["customer_balances"]
     row = {c.value: cell for c, cell in zip(balances[1], balances[2])}
-    assert row["ar_outstanding"].number_format == "#,##0"                                               # JPY
-    assert (row["prepaid_credit_units"].value, row["prepaid_credit_units"].number_format) == (1500.5, "#,##0.######")
+    assert row["AR outstanding"].number_format == "#,##0"                                               # JPY
+    assert (row["Prepaid credit units"].value, row["Prepaid credit units"].number_format) == (1500.5, "#,##0.######")
     consolidated = wb["consolidated_monthly"]
     assert [c.number_format for c in consolidated[3]][2:] == ["#,##0.00"] * 4                           # all USD
 
@@ -186,11 +220,16 @@ def test_a_mart_longer_than_a_sheet_is_cut_with_a_note(warehouse):
 def test_csv_holds_exact_decimals_and_neutralised_text(warehouse):
     marts, _ = marts_mod.read_marts(warehouse)
     by_name = {m.name: m for m in marts}
-    lines = mart_csv(by_name["billings_monthly"]).split("\r\n")
+    units = {"USD": 2, "JPY": 0, "KWD": 3}
+    lines = mart_csv(by_name["billings_monthly"], units).split("\r\n")
     assert lines[0] == "month,currency,invoice_count,gross_billings,credit_notes,customer_balance_applied,net_billings"
-    assert lines[3] == "2026-10-01,KWD,1,10.125000,0.000000,0.000500,10.124500"
-    assert lines[4] == "2026-10-01,USD,1,1234.500000,0.000000,0.000000,1234.500000"
-    aging = list(csv.reader(io.StringIO(mart_csv(by_name["ar_aging"]))))
+    # money with the currency's decimals, and every further digit the exact value has (never rounded)
+    assert lines[2] == "2026-10-01,JPY,1,120000,0,0,120000"
+    assert lines[3] == "2026-10-01,KWD,1,10.125,0.000,0.0005,10.1245"
+    assert lines[4] == "2026-10-01,USD,1,1234.50,0.00,0.00,1234.50"
+    converted = mart_csv(by_name["revenue_monthly_reporting"], units).split("\r\n")[1].split(",")
+    assert converted[3:6] == ["0.0066666667", "90000", "600.00"]     # rate as stored; JPY source, USD converted
+    aging = list(csv.reader(io.StringIO(mart_csv(by_name["ar_aging"], units))))
     assert aging[3][2] == "'=HYPERLINK(1)"              # a spreadsheet shows it as text
     assert aging[1][8] == "16" and aging[3][8] == "-15"  # numbers keep their sign
     notes = list(csv.reader(io.StringIO(mart_csv(by_name["credit_note_summary"]))))
@@ -209,10 +248,11 @@ def test_html_summary_is_self_contained_with_a_chart_per_currency(warehouse, tmp
     assert "<script" not in page.replace("&lt;script", "")
     charts = re.findall(r'<svg data-chart="([^"]+)"', page)
     # revenue and billings for JPY, KWD, USD; aging for JPY and USD (the currencies with open invoices);
-    # deferred for JPY, KWD, USD (KWD has none: an empty card, no chart); revenue by item for JPY and USD;
+    # deferred for JPY, KWD, USD; revenue by item for JPY and USD;
     # month-end AR for USD; the consolidated revenue and balances; one sync chart
     assert sorted(charts) == sorted(["revenue-JPY", "revenue-USD", "billings-JPY", "billings-KWD", "billings-USD",
-                                     "aging-JPY", "aging-USD", "deferred-JPY", "deferred-USD", "items-JPY", "items-USD",
+                                     "aging-JPY", "aging-USD", "deferred-JPY", "deferred-KWD", "deferred-USD",
+                                     "items-JPY", "items-USD",
                                      "ar-month-ends-USD", "consolidated-revenue", "consolidated-balances",
                                      "sync-status"])
     assert "USD <span class=\"muted\">total 1,830.00</span>" in page    # by item: 800 + 980 + 50, as revenue_monthly
@@ -222,12 +262,20 @@ def test_html_summary_is_self_contained_with_a_chart_per_currency(warehouse, tmp
     assert "USD <span class=\"muted\">total 1,830.00</span>" in page    # revenue 800 + 1030
     assert "outstanding 1,234.50, past due 500.00" in page                 # USD aging
     assert "outstanding 120,000, past due 120,000" in page                 # JPY: no decimals
-    assert "Oct 2026: 404.50 deferred" in page
+    assert "Oct 2026: 404.50 deferred revenue" in page
+    # KWD's negative balance is unbilled revenue: an asset, shown as such and not painted as an error
+    assert "Oct 2026: 9.876 unbilled revenue" in page and "neg" not in page
+    # AR by customer: the name with its Orb id, largest open balance first
+    assert page.index("Bravo<br><code class=\"id\">cus_2</code>") < page.index("Acme<br><code class=\"id\">cus_1</code>")
     assert "account &lt;X&gt; is closed" in page and "Failed records (1)" in page
-    # headlines, latest billed month per currency: KWD 10.1245 shows as 10.125 (3 decimals, half away from 0)
-    assert ('<tr><td>KWD</td><td>2026-10-01</td><td class="num">10.125</td><td class="num">0.000</td>') in page
-    assert ('<tr><td>USD</td><td>2026-10-01</td><td class="num">1,234.50</td><td class="num">1,030.00</td>'
-            '<td class="num">1,234.50</td><td class="num">500.00</td><td class="num">404.50</td></tr>') in page
+    # headlines, latest billed month per currency, as shown: KWD net billings 10.125 - 0.001 = 10.124 (the parts
+    # rounded to 3 decimals, half away from 0, then added); its roll-forward balance -9.876 is unbilled revenue
+    assert ('<tr><td>KWD</td><td>Oct 2026</td><td class="num">10.124</td><td class="num">0.000</td>'
+            '<td class="num">0.000</td><td class="num">0.000</td><td class="num">0.000</td><td class="num">9.876</td>'
+            '</tr>') in page
+    assert ('<tr><td>USD</td><td>Oct 2026</td><td class="num">1,234.50</td><td class="num">1,030.00</td>'
+            '<td class="num">1,234.50</td><td class="num">500.00</td><td class="num">404.50</td>'
+            '<td class="num">0.00</td></tr>') in page
     for name in files.csvs:
         assert name.parent == files.folder / "csv"
     assert sorted(p.name for p in files.csvs) == sorted(f"{n}.csv" for n in marts_mod.finance_mart_names())
@@ -240,3 +288,56 @@ def test_html_without_a_reporting_currency_says_how_to_get_one(warehouse, tmp_pa
     page = render_summary(AS_OF, {m.name: m for m in empty}, units, [], None)
     assert "No reporting currency" in page and "--reporting-currency USD --fx-rates FILE" in page
     assert 'data-chart="consolidated-revenue"' not in page
+
+
+def _mart(name: str, columns: list[tuple[str, str]], rows: list[tuple]) -> marts_mod.Mart:
+    return marts_mod.Mart(name, [marts_mod.Column(n, t) for n, t in columns], rows)
+
+
+MONEY = "DECIMAL(38,6)"
+
+
+def test_a_displayed_row_adds_up_to_its_displayed_total():
+    # exact: 10.004 + 0.004 + 0.004 - 0.004 = 10.008 (10.01 rounded); shown: 10.00 + 0.00 + 0.00 + 0.00 = 10.00
+    revenue = _mart("revenue_monthly", [("month", "DATE"), ("currency", "VARCHAR"), ("usage_revenue", MONEY),
+                                        ("credit_consumption_revenue", MONEY), ("credit_breakage_revenue", MONEY),
+                                        ("credit_note_revenue", MONEY), ("total_revenue", MONEY)],
+                    [(dt.date(2026, 10, 1), "USD", D("10.004"), D("0.004"), D("0.004"), D("-0.004"), D("10.008"))])
+    assert display_mart(revenue, {"USD": 2}).rows[0][2:] == (D("10.00"), D("0.00"), D("0.00"), D("0.00"), D("10.00"))
+    # the discount ladder keeps billed (whole cents, what was invoiced): its rounding step takes the difference
+    # billed 100.00 = list 120.006 - discounts 20.002 + rounding -0.004; shown 120.01 - 20.00 + (-0.01) = 100.00
+    discounts = _mart("discounts_monthly", [("month", "DATE"), ("currency", "VARCHAR"), ("list_price", MONEY),
+                                            ("discounts", MONEY), ("credits_applied", MONEY),
+                                            ("partially_invoiced", MONEY), ("rounding", MONEY), ("billed", MONEY),
+                                            ("coupon_redemption_count", "BIGINT")],
+                      [(dt.date(2026, 10, 1), "USD", D("120.006"), D("20.002"), D(0), D(0), D("-0.004"), D("100"), 1)])
+    assert display_mart(discounts, {"USD": 2}).rows[0][2:] == (D("120.01"), D("20.00"), D("0.00"), D("0.00"),
+                                                                D("-0.01"), D("100.00"), 1)
+
+
+def test_the_displayed_rollforward_rounds_running_totals_so_every_row_adds_up():
+    # billed 10.004 in September; recognized 3.333, 3.333, 3.334. Running totals rounded: billed 10.00 throughout;
+    # recognized 3.33, 6.67, 10.00, so each month shows 3.33, 3.34, 3.33 and the closings 6.67, 3.33, 0.00
+    # (exact 6.671, 3.338, 0.004: each within one cent; October shows 3.33 where 3.338 rounds to 3.34)
+    columns = [("month", "DATE"), ("currency", "VARCHAR"), ("opening_balance", MONEY), ("billed", MONEY),
+               ("recognized", MONEY), ("closing_balance", MONEY)]
+    rollforward = _mart("deferred_revenue_rollforward", columns, [
+        (dt.date(2026, 9, 1), "USD", D(0), D("10.004"), D("3.333"), D("6.671")),
+        (dt.date(2026, 10, 1), "USD", D("6.671"), D(0), D("3.333"), D("3.338")),
+        (dt.date(2026, 11, 1), "USD", D("3.338"), D(0), D("3.334"), D("0.004")),
+        (dt.date(2026, 9, 1), "JPY", D(0), D(500), D("250.5"), D("249.5"))])
+    shown = [r[2:] for r in display_mart(rollforward, {"USD": 2, "JPY": 0}).rows]
+    assert shown == [(D("0.00"), D("10.00"), D("3.33"), D("6.67")),
+                     (D("6.67"), D("0.00"), D("3.34"), D("3.33")),
+                     (D("3.33"), D("0.00"), D("3.33"), D("0.00")),
+                     (D(0), D(500), D(251), D(249))]           # JPY: 250.5 rounds half away from zero to 251
+    for opening, billed, recognized, closing in shown:
+        assert opening + billed - recognized == closing
+
+
+def test_money_in_csv_text_keeps_every_digit_and_the_currency_decimals():
+    assert marts_mod.money_text(D("2593850.000000"), 0) == "2593850"
+    assert marts_mod.money_text(D("12.500000"), 2) == "12.50"
+    assert marts_mod.money_text(D("8462.128000"), 2) == "8462.128"
+    assert marts_mod.money_text(D("-0.000000"), 3) == "0.000"
+    assert marts_mod.money_text(D("1.000500"), 3) == "1.0005"

@@ -19,7 +19,7 @@ from conftest import FIXTURES
 
 
 @pytest.fixture(scope="module")
-def staged(dbt_builder, tmp_path_factory):
+def staging_build(dbt_builder, tmp_path_factory):
     export = tmp_path_factory.mktemp("staging_rules") / "export"
     shutil.copytree(FIXTURES / "exports" / "staging_rules", export)
     # Same rows, other formats: the first invoice delivery gzip-compressed, the first revenue delivery parquet.
@@ -35,7 +35,12 @@ def staged(dbt_builder, tmp_path_factory):
     db = tmp_path_factory.mktemp("staging_db") / "staged.duckdb"
     result = dbt_builder.build(export, select=["staging"], keep_as=db)
     assert result.success, result.reason()
-    con = duckdb.connect(str(db), read_only=True)
+    return result, db
+
+
+@pytest.fixture(scope="module")
+def staged(staging_build):
+    con = duckdb.connect(str(staging_build[1]), read_only=True)
     yield con
     con.close()
 
@@ -116,10 +121,61 @@ def test_extra_columns_are_ignored_and_missing_optional_ones_are_null(staged):
 
 
 def test_a_missing_optional_resource_is_empty(staged):
-    assert rows(staged, "select count(*) from staging.stg_orb__credit_note") == [(0,)]
+    assert rows(staged, "select count(*) from staging.stg_orb__credit_ledger_entry") == [(0,)]
     assert rows(staged, "select count(*) from staging.stg_orb__processor_payments") == [(0,)]
 
 
 def test_source_lineage_points_at_file_and_row(staged):
     assert rows(staged, "select source_row, source_file like '%/customer/2026-10-31-0000.csv' "
                         "from staging.stg_orb__customer where customer_id = 'cus_del'") == [(3, True)]
+
+
+def test_a_warning_names_its_test_its_rows_and_what_they_mean(staging_build):
+    result, _ = staging_build
+    # cnli_1 names an invoice line the export does not have; cnli_2 names none (no warning for it)
+    [warned] = result.warnings()
+    assert warned.name.startswith("relationships_stg_orb__credit_note_line_item_invoice_line_item_id")
+    assert warned.failures == 1
+    assert warned.meaning.startswith("credit-note lines naming an invoice line that is not in the export.")
+    assert warned.path == "models/staging/orb/_orb__models.yml"
+    assert result.summary().endswith(f"1 warn ({warned.name}: 1 row)")
+    lines = result.warning_lines()
+    assert lines[0] == f"warning: test {warned.name} found 1 row: {warned.meaning}"
+    # then dbt's own warnings, e.g. the optional columns the first customer delivery leaves out
+    assert ("warning: Orb export: customer: file " + str(result.log_warnings[0]).split("file ", 1)[1]) in lines
+    assert "has no column 'payment_provider' (optional: read as null)" in lines[1]
+    assert result.warnings_json()[0] == {"test": warned.name, "unique_id": warned.unique_id, "rows": 1,
+                                         "meaning": warned.meaning, "defined_in": "models/staging/orb/_orb__models.yml"}
+    assert result.warnings_json()[1] == {"message": result.log_warnings[0]}
+
+
+def test_every_warning_test_of_the_project_says_what_its_rows_mean():
+    """A test of severity warn never fails the build, so its rows need words: its meta.meaning (shown by orbfin
+    build and the nightly's run.json)."""
+    import re
+
+    import yaml
+
+    def configs(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("config"), dict):
+                yield node["config"]
+            for value in node.values():
+                yield from configs(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from configs(value)
+
+    root = FIXTURES.parents[2]
+    found = 0
+    for path in sorted((root / "models").rglob("*.yml")):
+        for config in configs(yaml.safe_load(path.read_text())):
+            if config.get("severity") == "warn":
+                found += 1
+                assert (config.get("meta") or {}).get("meaning"), f"{path}: a warn test without meta.meaning"
+    for path in sorted((root / "tests" / "dbt").rglob("*.sql")):
+        head = path.read_text()[:2000]
+        if re.search(r"severity\s*=\s*'warn'", head):
+            found += 1
+            assert "'meaning':" in head, f"{path}: a warn test without meta meaning"
+    assert found == 4

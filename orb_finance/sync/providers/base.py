@@ -157,6 +157,11 @@ class Provider:
     def check_settings(cls, settings: Any) -> None:
         """Cross-checks of a whole Settings object that need no connection (raise OrbFinanceError)."""
 
+    def prepare(self, data: Any) -> None:
+        """Called once per pass, before anything is sent, with the warehouse's sync data (orb_finance.sync.marts.
+        SyncData), for a provider that derives something from all of it (Beancount: the date each account is first
+        used, and the currencies' minor units). Default: nothing."""
+
     def secrets(self) -> list[str]:
         """Secret values this provider holds (registered with the redaction rule when obtained)."""
         return []

@@ -69,6 +69,12 @@ HEADER = ("; Orb accounting sync ledger, written by orb-finance (`orbfin sync ru
           "; invoice, credit memo and payment carries its Orb id (orb_id); voids and resyncs are reversing\n"
           "; entries. Include this file from your main ledger rather than editing it.\n\n"
           'option "title" "Orb accounting sync"\n\n')
+# How Fava shows the ledger (written once, with the first account opened): income, liabilities and equity as
+# positive numbers, amounts with thousands separators. Each currency's decimals come from its commodity
+# directive (`precision`), written with the first account in that currency.
+FAVA_OPTIONS = {"invert-income-liabilities-equity": "true", "locale": "en"}
+PLACEHOLDER = "@"              # an account's customer part while working out first-use dates: @<orb customer id>
+COMMODITY_KEY, LEDGER_KEY = "commodity:", "ledger:"    # first-use dates of a currency, and of the whole ledger
 
 
 @dataclass
@@ -94,13 +100,26 @@ class _Index:
     generation: dict[tuple[str, str], int] = field(default_factory=dict)
     reversed: set[str] = field(default_factory=set)
     operating: set[str] = field(default_factory=set)               # operating_currency options written
+    commodities: set[str] = field(default_factory=set)             # commodity directives written
+    fava_options: set[str] = field(default_factory=set)            # custom "fava-option" names written
+
+
+@dataclass
+class _Pending:
+    """What an entry's text declares before it is in the ledger (committed once it is: a refused entry opens
+    nothing): accounts opened, operating currencies, commodities and Fava options."""
+    opens: dict[str, tuple[dt.date, tuple[str, ...]]] = field(default_factory=dict)
+    operating: set[str] = field(default_factory=set)
+    commodities: set[str] = field(default_factory=set)
+    fava_options: set[str] = field(default_factory=set)
 
 
 class BeancountProvider(Provider):
     name: ClassVar[str] = "beancount"
     SETTINGS: ClassVar[dict[str, Field]] = {
         "ledger_path": Field("path", DEFAULT_LEDGER, "the ledger file the sync appends to"),
-        "open_date": Field("date", dt.date(2000, 1, 1), "the date accounts are opened on"),
+        "open_date": Field("date", None, "the date every account is opened on (default: the first date the books "
+                                         "use it)"),
         "accounts": Field("section", fields={k: Field("str", v) for k, v in DEFAULT_ACCOUNTS.items()}),
         "check_after_run": Field("bool", True, "load the whole ledger (what bean-check does) after a run"),
     }
@@ -113,6 +132,10 @@ class BeancountProvider(Provider):
         self.accounts = dict(self.settings["accounts"])
         self.check_after_run = self.settings["check_after_run"]
         self.index = _Index()
+        self._data: Any = None            # the pass's sync data (prepare): first-use dates, minor units
+        self._first_use: dict[str, dt.date] | None = None
+        self._dry_run: dict[str, dt.date] | None = None
+        self.minor_units: dict[str, int] = {}
         self._fd: int | None = None
         self._dirty = False
         self._changed = False        # this run appended to (or repaired) the ledger
@@ -166,6 +189,10 @@ class BeancountProvider(Provider):
                     idx.leaves.setdefault(leaf, cid)
             elif isinstance(e, bd.Close):
                 idx.closes[e.account] = e.date
+            elif isinstance(e, bd.Commodity):
+                idx.commodities.add(e.currency)
+            elif isinstance(e, bd.Custom) and e.type == "fava-option" and e.values:
+                idx.fava_options.add(str(e.values[0].value))
             elif isinstance(e, bd.Custom) and e.type == "orb-customer" and len(e.values) == 2:
                 cid, leaf = (v.value for v in e.values)
                 idx.customers.setdefault(cid, leaf)
@@ -252,6 +279,75 @@ class BeancountProvider(Provider):
                                 f"(line {first.source.get('lineno') if first.source else '?'}; {len(errors)} error(s))")
 
     # --- Provider ----------------------------------------------------------------------------------
+
+    def prepare(self, data: Any) -> None:
+        self._data, self._first_use = data, None
+        self.minor_units = dict(getattr(data, "minor_units", None) or {})
+
+    def _first_use_dates(self) -> dict[str, dt.date]:
+        """The first date the books use each account, from every object of the sync data (whether or not this pass
+        sends it): the entries are built without writing anything, with @<orb customer id> for the customer part of
+        an account. Revenue journals use their accounts from the first month end with revenue. Worked out the first
+        time an account is opened in a pass (a pass that opens none does not pay for it)."""
+        if self._first_use is not None:
+            return self._first_use
+        from .. import payloads as pl
+        from ..recognition import month_end
+
+        first: dict[str, dt.date] = {}
+        data = self._data
+        self._dry_run = first
+        try:
+            if data is not None:
+                def cid(customer_id: Any) -> str:
+                    return PLACEHOLDER + str(customer_id)
+                builds = (
+                    [lambda r=r: self._invoice(pl.invoice_payload(data, r, cid(r["customer_id"])))
+                     for r in data.invoices.values()]
+                    + [lambda r=r: self._memo(pl.memo_payload(data, r, "", cid(r["customer_id"])))
+                       for r in data.memos.values()]
+                    + [lambda r=r: self._payment(pl.payment_payload(data, r, "", cid(r["customer_id"])))
+                       for r in data.payments.values()]
+                    + [lambda r=r: self._balance(pl.balance_payload(data, r, cid(r["customer_id"])))
+                       for r in data.balances.values()])
+                for build in builds:
+                    try:
+                        build()
+                    except Exception:        # an object the sync will refuse anyway: it opens nothing
+                        continue
+                journaled = set(data.revenue_monthly) | set(data.rollforward) if self.deferring else set()
+                for month, currency in sorted(journaled):
+                    for kind in JOURNAL_ACCOUNTS.values():
+                        try:
+                            account = self._account(kind, currency)
+                        except ProviderError:
+                            continue
+                        on = month_end(month)
+                        first[account] = min(first.get(account, on), on)
+        finally:
+            self._dry_run = None
+        self._first_use = first
+        return first
+
+    def _open_date_of(self, account: str, on: dt.date | None, customer_orb_id: str | None = None) -> dt.date:
+        """The date `account` is opened on: the `open_date` setting when given, else the first date the books use
+        it (never after `on`, the entry that needs it now)."""
+        if self.open_date is not None:
+            return self.open_date
+        first = self._first_use_dates()
+        known = first.get(account)
+        for template in self.accounts.values():
+            if "{customer}" not in template:
+                continue
+            m = _template_regex(template).match(account)
+            if m:
+                cid = customer_orb_id or self.index.leaves.get(m.group("customer"))
+                if cid:
+                    known = first.get(template.format(currency=m.group("currency") if "{currency}" in template
+                                                      else "", customer=PLACEHOLDER + cid))
+                break
+        dates = [d for d in (known, on) if d is not None]
+        return min(dates) if dates else dt.datetime.now(dt.timezone.utc).date()
 
     def find(self, object_type: str, orb_ids: Sequence[str]) -> dict[str, str]:
         if object_type == CUSTOMER:
@@ -340,18 +436,22 @@ class BeancountProvider(Provider):
         n, base = 2, leaf
         while taken(leaf):
             leaf, n = f"{base}-{n}", n + 1
-        pending: dict = {}
+        pending = _Pending()
         if c.currency:
-            text = self._open_text(self._account("receivable", c.currency, leaf), c.currency,
-                                   {"orb_customer_id": c.orb_id, "customer_name": c.name}, pending)
+            account = self._account("receivable", c.currency, leaf)
+            text = self._open_text(account, c.currency, {"orb_customer_id": c.orb_id, "customer_name": c.name},
+                                   pending, customer_orb_id=c.orb_id)
         else:   # no invoicing currency: remember the customer with a custom directive
-            text = f'{self.open_date} custom "orb-customer" {_q(c.orb_id)} {_q(leaf)}\n\n'
+            first = [d for a, d in self._first_use_dates().items() if a.endswith(PLACEHOLDER + c.orb_id)]
+            on = self.open_date or (min(first) if first else dt.datetime.now(dt.timezone.utc).date())
+            text = f'{on} custom "orb-customer" {_q(c.orb_id)} {_q(leaf)}\n\n'
         self._append(text)
         self._commit_opens(pending)
         idx.customers[c.orb_id], idx.leaves[leaf] = leaf, c.orb_id
         return leaf
 
     def _invoice(self, inv: InvoicePayload) -> str:
+        self._knows(inv.customer_provider_id, inv.customer_orb_id)
         cur = inv.currency
         postings: list[tuple[str, Decimal, str, dict]] = [
             (self._account("receivable", cur, inv.customer_provider_id), inv.amount_due, cur, {})]
@@ -373,6 +473,7 @@ class BeancountProvider(Provider):
                            f"Invoice {inv.number or inv.orb_id}", inv.orb_id, meta, postings)
 
     def _memo(self, m: CreditMemoPayload) -> str:
+        self._knows(m.customer_provider_id, m.customer_orb_id)
         cur = m.currency
         postings: list[tuple[str, Decimal, str, dict]] = []
         for line in m.lines:
@@ -392,6 +493,7 @@ class BeancountProvider(Provider):
                            m.invoice_orb_id, meta, postings)
 
     def _payment(self, p: PaymentPayload) -> str:
+        self._knows(p.customer_provider_id, p.customer_orb_id)
         cur = p.currency
         source = ("customer_balance", p.customer_provider_id) if p.settled_from == CUSTOMER_BALANCE else ("cash", None)
         postings = [(self._account(source[0], cur, source[1]), p.amount, cur, {}),
@@ -403,6 +505,13 @@ class BeancountProvider(Provider):
                            f"Payment of invoice {p.invoice_number or p.invoice_orb_id}"
                            + (" from the customer balance" if p.settled_from == CUSTOMER_BALANCE else ""),
                            p.invoice_orb_id, meta, postings)
+
+    def _knows(self, leaf: str | None, orb_id: str | None) -> None:
+        """A customer's account component and Orb id, from the payload that books it: a customer mapped to accounts
+        opened by hand (orbfin sync map-customer) is known by its Orb id too (its new accounts' first-use dates and
+        their orb_customer_id metadata)."""
+        if self._dry_run is None and leaf and orb_id and leaf not in self.index.leaves:
+            self.index.leaves[leaf] = orb_id
 
     @property
     def deferring(self) -> bool:
@@ -425,6 +534,7 @@ class BeancountProvider(Provider):
     def _balance(self, b: BalanceTransactionPayload) -> str:
         """Orb's customer balance moved by `amount` (+ owed to the customer): the liability is credited by it, the
         contra account (cash, balance adjustments, or the receivable) debited."""
+        self._knows(b.customer_provider_id, b.customer_orb_id)
         cur = b.currency
         contra = {CASH: ("cash", None), "adjustments": ("balance_adjustments", None),
                   RECEIVABLE: ("receivable", b.customer_provider_id)}[b.contra]
@@ -460,33 +570,51 @@ class BeancountProvider(Provider):
         return template.format(currency=currency, customer=customer or "")
 
     def _open_text(self, account: str, currency: str | None, meta: dict | None = None,
-                   pending: dict | None = None) -> str:
-        """The open directive for `account` if it is not open yet (dated open_date), else ''. The account is noted
-        in `pending` (account -> (date, currencies), plus "" -> currencies given an operating_currency option);
-        `_commit_opens` records them once the text is in the ledger, so a refused entry opens nothing."""
-        pending = {} if pending is None else pending
-        if account in self.index.opens or account in pending:
+                   pending: _Pending | None = None, *, on: dt.date | None = None,
+                   customer_orb_id: str | None = None) -> str:
+        """The open directive for `account` if it is not open yet (dated _open_date_of: its first use, or the
+        open_date setting), else ''. Declared with it when not yet in the ledger: the currency as an operating
+        currency (Fava reports in those) and as a commodity with its decimals (`precision`, Fava's display), and
+        Fava's display options. Everything is noted in `pending`; `_commit_opens` records it once the text is in
+        the ledger, so a refused entry opens nothing."""
+        pending = _Pending() if pending is None else pending
+        if account in self.index.opens or account in pending.opens:
             return ""
         from beancount.core import account as bc_account
         if not bc_account.is_valid(account):
             raise ProviderError(f"{account!r} is not a valid Beancount account name")
-        pending[account] = (self.open_date, (currency,) if currency else ())
+        opened = self._open_date_of(account, on, customer_orb_id)
+        pending.opens[account] = (opened, (currency,) if currency else ())
+
+        def first(key: str) -> dt.date:
+            known = None if self.open_date is not None else self._first_use_dates().get(key)
+            return min(known, opened) if known else opened
         text = ""
-        operating = pending.setdefault("", set())
-        if currency and currency not in self.index.operating and currency not in operating:
-            operating.add(currency)        # Fava reports in the operating currencies
+        for name, value in FAVA_OPTIONS.items():
+            if name not in self.index.fava_options and name not in pending.fava_options:
+                pending.fava_options.add(name)
+                text += f'{first(LEDGER_KEY)} custom "fava-option" {_q(name)} {_q(value)}\n'
+        text += "\n" if text else ""
+        if currency and currency not in self.index.operating and currency not in pending.operating:
+            pending.operating.add(currency)        # Fava reports in the operating currencies
             text += f'option "operating_currency" "{currency}"\n\n'
-        text += f"{self.open_date} open {account}" + (f" {currency}" if currency else "") + "\n"
+        if (currency and currency in self.minor_units and currency not in self.index.commodities
+                and currency not in pending.commodities):
+            pending.commodities.add(currency)
+            text += f"{first(COMMODITY_KEY + currency)} commodity {currency}\n  precision: {self.minor_units[currency]}\n\n"
+        text += f"{opened} open {account}" + (f" {currency}" if currency else "") + "\n"
         for k, v in (meta or {}).items():
             text += f"  {k}: {_q(v)}\n"
         return text + "\n"
 
-    def _commit_opens(self, pending: dict) -> None:
-        self.index.operating.update(pending.pop("", set()))
-        self.index.opens.update(pending)
+    def _commit_opens(self, pending: _Pending) -> None:
+        self.index.operating.update(pending.operating)
+        self.index.commodities.update(pending.commodities)
+        self.index.fava_options.update(pending.fava_options)
+        self.index.opens.update(pending.opens)
 
-    def _check_posting(self, account: str, currency: str, on: dt.date, pending: dict | None = None) -> None:
-        opened = self.index.opens.get(account) or (pending or {}).get(account)
+    def _check_posting(self, account: str, currency: str, on: dt.date, pending: _Pending | None = None) -> None:
+        opened = self.index.opens.get(account) or (pending.opens.get(account) if pending else None)
         if opened is not None:
             if opened[0] > on:
                 raise ProviderError(f"account {account} opens on {opened[0]}, after the entry's date {on}")
@@ -500,13 +628,18 @@ class BeancountProvider(Provider):
                meta: dict, postings: list[tuple[str, Decimal, str, dict]], *, link: str | None = None,
                tag: str | None = None, reversal_of: str | None = None) -> str:
         idx = self.index
+        if self._dry_run is not None:          # working out first-use dates: note the accounts, write nothing
+            for account, _, currency, _ in postings:
+                for key in (account, COMMODITY_KEY + currency, LEDGER_KEY):
+                    self._dry_run[key] = min(self._dry_run.get(key, on), on)
+            return ""
         if sum((p[1] for p in postings), Decimal(0)) != 0:
             raise ProviderError(f"{object_type} {orb_id} does not balance: "
                                 f"{sum((p[1] for p in postings), Decimal(0))} {postings[0][2]}")
-        opens, pending = "", {}
+        opens, pending = "", _Pending()
         for account, _, currency, _ in postings:
             if account not in idx.opens:
-                opens += self._open_text(account, currency, _customer_meta(account, idx), pending)
+                opens += self._open_text(account, currency, _customer_meta(account, idx), pending, on=on)
             self._check_posting(account, currency, on, pending)
         key = (object_type, orb_id)
         if reversal_of:
@@ -523,7 +656,7 @@ class BeancountProvider(Provider):
             if v is not None and v != "":
                 text += f"  {k}: {_q(v)}\n"
         for account, amount, currency, pmeta in postings:
-            text += f"  {account:<48} {_amt(amount):>16} {currency}\n"
+            text += f"  {account:<48} {_amt(amount, self.minor_units.get(currency)):>16} {currency}\n"
             for k, v in pmeta.items():
                 if v is not None:
                     text += f"    {k}: {_q(v)}\n"
@@ -589,12 +722,15 @@ def _q(value: Any) -> str:
     return f'"{text}"'
 
 
-def _amt(amount: Decimal) -> str:
+def _amt(amount: Decimal, places: int | None = None) -> str:
+    """An amount with its currency's decimals (JPY 471900, USD 12.50, KWD 1.250), and any further digit it has;
+    a currency whose minor unit is not known gets at least 2."""
     if amount == 0:
         amount = Decimal(0)
     q = amount.normalize()
-    if q.as_tuple().exponent > -2:
-        q = q.quantize(Decimal("0.01"))
+    wanted = 2 if places is None else places
+    if q.as_tuple().exponent > -wanted:
+        q = q.quantize(Decimal(1).scaleb(-wanted))
     return format(q, "f")
 
 

@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -28,7 +29,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Sequence
 
-from ... import paths
+from ... import children, paths
 from ...errors import OrbFinanceError
 
 MODULES = ("account_invoice",)
@@ -99,14 +100,15 @@ def create_database(directory: Path, database: str, years: Sequence[int], passwo
     passfile.chmod(0o600)
     env = {**os.environ, "TRYTONPASSFILE": str(passfile)}
     try:
-        admin = subprocess.run([_bin("trytond-admin"), "-c", str(conf), "-d", database, "-u", *MODULES,
-                                "--activate-dependencies", "--email", ADMIN_EMAIL],
+        admin = subprocess.run(children.command([_bin("trytond-admin"), "-c", str(conf), "-d", database, "-u", *MODULES,
+                                                 "--activate-dependencies", "--email", ADMIN_EMAIL]),
                                env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900)
     finally:
         passfile.unlink(missing_ok=True)
     if admin.returncode != 0:
         raise OrbFinanceError(f"trytond-admin failed: {(admin.stderr or admin.stdout).strip().splitlines()[-1:]}")
-    boot = subprocess.run([sys.executable, "-m", __name__, "_bootstrap", str(conf), database, ",".join(map(str, years))],
+    boot = subprocess.run(children.command([sys.executable, "-m", __name__, "_bootstrap", str(conf), database,
+                                            ",".join(map(str, years))]),
                           capture_output=True, text=True, timeout=900)
     if boot.returncode != 0:
         raise OrbFinanceError(f"Tryton bootstrap failed: {boot.stderr.strip()[-2000:]}")
@@ -172,7 +174,8 @@ class TrytonServer:
     def start(self, timeout: float = 60) -> "TrytonServer":
         conf = write_conf(self.directory, self.port)
         log = open(self.directory / "trytond.log", "ab")
-        self.proc = subprocess.Popen([_bin("trytond"), "-c", str(conf), "-d", self.database],
+        # trytond dies with this process, even when it is killed with SIGKILL (children.py)
+        self.proc = subprocess.Popen(children.command([_bin("trytond"), "-c", str(conf), "-d", self.database]),
                                      stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         deadline = time.monotonic() + timeout
@@ -230,18 +233,25 @@ def cli(args: argparse.Namespace, console) -> int:
     if args.init_only:
         return 0
     server = TrytonServer(directory, args.database, port=args.port)
-    server.start()
-    console.print(f"Tryton is serving database {args.database!r} on {server.url} (user admin); Ctrl-C stops it.\n"
-                  f"accounting_sync.yml:\n  provider: tryton\n  tryton:\n    url: {server.url}\n"
-                  f"    database: {args.database}\n    user: admin\n    password_env: TRYTON_PASSWORD")
+    # SIGTERM (a service manager's stop, `kill`) stops trytond as Ctrl-C does, instead of ending this process alone
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
+        server.start()
+        console.print(f"Tryton is serving database {args.database!r} on {server.url} (user admin); Ctrl-C stops it.\n"
+                      f"accounting_sync.yml:\n  provider: tryton\n  tryton:\n    url: {server.url}\n"
+                      f"    database: {args.database}\n    user: admin\n    password_env: TRYTON_PASSWORD")
         while server.proc is not None and server.proc.poll() is None:
             time.sleep(1)
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
+        signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _raise_keyboard_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 # --- the bootstrap (runs in its own process: trytond's pool and config are process-wide) --------------

@@ -1,6 +1,6 @@
 -- Coupon redemptions (not deleted) that discounts_monthly cannot place: no start_date or created_at, or no
 -- currency through their subscription's customer. Listed as a warning rather than dropped silently.
-{{ config(severity='warn') }}
+{{ config(severity='warn', meta={'meaning': "coupon redemptions that discounts_monthly cannot place (no start date, or no currency through their subscription's customer): their coupon_redemption_count is missing from that mart; nothing else changes"}) }}
 select
     coupon_redemptions.coupon_redemption_id,
     coupon_redemptions.subscription_id,

@@ -5,6 +5,7 @@ Expected balances are worked out by hand in fixtures/sync_export/README.md.
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 import subprocess
 import sys
@@ -151,6 +152,34 @@ def test_the_ledger_opens_in_fava(sync_setup, sync_warehouses):
     finally:
         fava.kill()
         fava.wait(timeout=10)
+
+
+def test_accounts_open_on_their_first_use_and_fava_shows_income_positive_with_separators(sync_setup, sync_warehouses):
+    sync_setup.run(sync_warehouses.day1)
+    from beancount import loader
+    from fava.core import FavaLedger
+
+    entries, errors, _ = loader.load_file(str(sync_setup.ledger))
+    assert errors == []
+    opens = {e.account: e.date for e in entries if type(e).__name__ == "Open"}
+    first_posting: dict[str, object] = {}
+    for e in entries:
+        for p in getattr(e, "postings", None) or ():
+            first_posting[p.account] = min(first_posting.get(p.account, e.date), e.date)
+    assert opens == first_posting                      # every account opens on the day of its first entry
+    # worked by hand from fixtures/sync_export/README.md: inv_c1 (2025-12-20) is the first USD invoice, pa_a1 the
+    # first USD payment (2026-01-20), cbt_a0 the goodwill (2026-01-10), cn_b2 the refund into Bolt's balance
+    assert opens["Assets:Receivable:USD:Cobalt-Labs-Inc"] == opens["Income:Revenue:USD"] == dt.date(2025, 12, 20)
+    assert opens["Assets:Cash:USD"] == dt.date(2026, 1, 20)
+    assert opens["Expenses:CustomerBalanceAdjustments:USD"] == dt.date(2026, 1, 10)
+    assert opens["Liabilities:CustomerBalance:EUR:Bolt-GmbH"] == dt.date(2026, 3, 1)
+
+    fava = FavaLedger(str(sync_setup.ledger))
+    assert fava.fava_options.invert_income_liabilities_equity is True
+    assert fava.format_decimal(D("1234567.5"), "USD") == "1,234,567.50"
+    assert fava.format_decimal(D("1234567.5"), "EUR") == "1,234,567.50"
+    commodities = {e.currency: e.meta.get("precision") for e in entries if type(e).__name__ == "Commodity"}
+    assert commodities == {"USD": 2, "EUR": 2}
 
 
 def test_records_are_one_row_per_attempt_with_what_the_csv_needs(sync_setup, sync_warehouses):

@@ -66,6 +66,13 @@ def test_books_tie_to_ar_aging_and_orbs_customer_balances(generated_warehouse, s
     assert {c: v for c, v in ledger_ar.items() if v} == {c: v for c, v in ar.items() if v}
     assert len(ar) == 3                                    # not vacuous: open invoices in every currency
 
+    # amounts are written with their currency's decimals: yen whole, the others in cents
+    import re
+    amounts = re.findall(r" (-?\d+(?:\.\d+)?) (USD|EUR|JPY)\n", sync_setup.ledger.read_text())
+    assert {c for _, c in amounts} == {"USD", "EUR", "JPY"}
+    assert all("." not in n for n, c in amounts if c == "JPY")
+    assert all(len(n.split(".")[1]) == 2 for n, c in amounts if c != "JPY")
+
     # and each customer's balance liability against Orb's (opened with the customer's Orb id as metadata)
     from beancount import loader
     entries, _, _ = loader.load_file(str(sync_setup.ledger))
