@@ -544,7 +544,7 @@ def project_code_digest() -> str:
 
 def _incremental_selection(copy: Path, export_dir) -> list[str]:
     """What an incremental night builds: the staging models (and the source tests) of the resources with delivery
-    files the copy has not processed, and every seed, intermediate model and mart (dbt's default, eager, test selection adds the tests
+    files the copy has not processed, and every intermediate model and mart (dbt's default, eager, test selection adds the tests
     of those, relationship tests from a merged resource to an unchanged one included). A resource without a new
     file keeps its staged table and its tests' last results: nothing it holds changed. (The source hook still
     checks every resource's processed files for rewrites and removals.)"""
@@ -568,9 +568,9 @@ def _incremental_selection(copy: Path, export_dir) -> list[str]:
             # and the tests on its source (event copies that disagree: they run before the merge, see
             # tests/dbt/generic/orb_event_copies_agree.sql)
             to_merge += [f"stg_orb__{resource}", f"source:orb.{resource}"]
-    # the rate file (reporting currency) is small and read whole every night: it may change, and so may the vars
-    return ["--select", *to_merge, "path:models/staging/fx", "path:seeds", "path:models/intermediate",
-            "path:models/marts"]
+    # the rate file (reporting currency) is small and read whole every night: it may change, and so may the vars.
+    # No seed: a night starts from a copy only when the code, seeds included, is the code the copy was built with.
+    return ["--select", *to_merge, "path:models/staging/fx", "path:models/intermediate", "path:models/marts"]
 
 
 def _incremental_from(live: Path, export_dir, code: str) -> bool:
