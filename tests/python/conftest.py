@@ -39,6 +39,16 @@ class Builder:
         return duckdb.connect(str(path or self.db_path), read_only=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_dbt_target(tmp_path_factory: pytest.TempPathFactory):
+    """dbt's artifacts and logs of a test that names no target path go to this session's own folder, not the
+    project's target/: `make test` runs two sessions side by side (pytest-xdist), and two dbt processes writing one
+    target/ (partial_parse.msgpack, manifest.json) at once would corrupt it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ORB_DBT_TARGET_PATH", str(tmp_path_factory.mktemp("dbt-target")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def dbt_builder(tmp_path_factory: pytest.TempPathFactory) -> Builder:
     # An apostrophe in the folder and in the file name: every build of the suite proves that paths (and the catalog

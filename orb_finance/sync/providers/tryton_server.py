@@ -144,7 +144,7 @@ def template(cache_dir: Path, years: Sequence[int], password: str = "admin") -> 
     shutil.rmtree(build, ignore_errors=True)
     db_file = create_database(build, "template", years, password)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")      # two test workers may build it at once
     shutil.copyfile(db_file, tmp)
     os.replace(tmp, target)
     shutil.rmtree(build, ignore_errors=True)
