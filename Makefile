@@ -29,9 +29,11 @@ venv: $(BIN)/.installed
 demo: venv
 	$(BIN)/orbfin demo
 
-## make test: install if needed, then run every test (pytest drives real dbt, DuckDB, bean-check, Tryton)
+## make test: install if needed, then run every test (pytest drives real dbt, DuckDB, bean-check, Tryton), in two
+## sessions side by side (pytest-xdist, one test file per session at a time): dbt's per-node work holds one core
+TEST_WORKERS ?= 2
 test: venv
-	$(BIN)/python -m pytest tests/python
+	$(BIN)/python -m pytest tests/python -n $(TEST_WORKERS) --dist loadfile
 
 ## make test-spark: the same models on Spark (local pyspark, Java 17): every mart equal to DuckDB's
 $(BIN)/.spark-installed: $(BIN)/.installed pyproject.toml constraints.txt
@@ -42,7 +44,7 @@ test-spark: $(BIN)/.spark-installed
 	$(BIN)/python -m pytest tests/spark -v -s
 
 test-fast: venv
-	$(BIN)/python -m pytest tests/python -m "not slow and not tryton"
+	$(BIN)/python -m pytest tests/python -n $(TEST_WORKERS) --dist loadfile -m "not slow and not tryton"
 
 ## make docs: dbt docs of the warehouse (after make demo): build/docs/static_index.html, one self-contained page
 docs: venv

@@ -25,12 +25,14 @@ class Builder:
     target_path: Path
 
     def build(self, export_dir: Path, *, select: list[str] | None = None, as_of: str | None = None,
-              keep_as: Path | None = None) -> warehouse.DbtResult:
-        """A fresh `dbt build` of `export_dir` (optionally a selection); copies the result to keep_as."""
+              keep_as: Path | None = None, unit_tests: bool = False) -> warehouse.DbtResult:
+        """A fresh `dbt build` of `export_dir` (optionally a selection); copies the result to keep_as. dbt's unit
+        tests are left out unless asked for: they depend on the code alone, not on the export, and every nightly
+        test's first night runs all of them (test_nightly checks that each one ran and passed)."""
         for stale in (self.db_path, self.db_path.with_suffix(".duckdb.wal")):
             stale.unlink(missing_ok=True)
         result = warehouse.build(export_dir, self.db_path, as_of=as_of, select=select,
-                                 target_path=self.target_path, show_progress=False)
+                                 target_path=self.target_path, show_progress=False, skip_unit_tests=not unit_tests)
         if keep_as is not None and self.db_path.exists():
             shutil.copyfile(self.db_path, keep_as)
         return result

@@ -199,6 +199,13 @@ def test_first_night_builds_syncs_and_writes_every_report(site, first_night):
     build = doc["steps"][1]["details"]
     assert build["swapped"] is True and build["dbt_counts"].get("pass", 0) > 100 and build["dbt_failures"] == []
     assert set(build["dbt_counts"]) <= {"pass", "success"} and build["dbt_warnings"] == []     # the sample warns of nothing
+    # every dbt unit test of the project ran on this first night and passed (the suite's fixture builds leave
+    # them out: they depend on the code alone)
+    full_target = next(p.parent for p in site.target.rglob("run_results.json") if "full" in p.parts)
+    defined = set(json.loads((full_target / "manifest.json").read_text())["unit_tests"])
+    ran = {r["unique_id"]: r["status"] for r in json.loads((full_target / "run_results.json").read_text())["results"]
+           if r["unique_id"].startswith("unit_test.")}
+    assert len(defined) >= 30 and set(ran) == defined and set(ran.values()) == {"pass"}
     # nothing left beside the live warehouse but its lock files
     assert sorted(p.name for p in site.live.parent.iterdir() if not p.name.endswith(".lock")) == ["orb_finance.duckdb"]
 
