@@ -149,8 +149,13 @@
   {%- if not execute or this is none or model.resource_type != 'model' -%}{{ return('full') }}{%- endif -%}
   {%- set planned = (graph.get('orb_downstream') or {}).get(model.unique_id) -%}
   {%- if is_incremental() and (not planned or planned.mode != 'incremental') -%}
-    {{ exceptions.raise_compiler_error(model.name ~ ": its table exists but orb_plan_downstream did not plan an "
-                                       ~ "incremental build (run with --full-refresh)") }}
+    {#- Only a command that builds it needs the plan; `dbt docs generate`, `compile` or `show` on a built warehouse
+        compile it as its full build. -#}
+    {%- if flags.WHICH in ('run', 'build') -%}
+      {{ exceptions.raise_compiler_error(model.name ~ ": its table exists but orb_plan_downstream did not plan an "
+                                         ~ "incremental build (run with --full-refresh)") }}
+    {%- endif -%}
+    {{ return('full') }}
   {%- endif -%}
   {{ return('incremental' if is_incremental() else 'full') }}
 {% endmacro %}

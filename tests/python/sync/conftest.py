@@ -56,11 +56,14 @@ class Warehouses:
 
 
 @pytest.fixture(scope="session")
-def sync_warehouses(dbt_builder, tmp_path_factory) -> Warehouses:
-    root = tmp_path_factory.mktemp("sync_warehouses")
-    day2_export = later_export(SYNC_EXPORT / "day1", SYNC_EXPORT / "day2", root / "export_day2")
-    return Warehouses(day1=build_warehouse(dbt_builder, SYNC_EXPORT / "day1", root / "day1.duckdb"),
-                      day2=build_warehouse(dbt_builder, day2_export, root / "day2.duckdb"))
+def sync_warehouses(dbt_builder, build_once) -> Warehouses:
+    def make(root: Path) -> None:
+        day2_export = later_export(SYNC_EXPORT / "day1", SYNC_EXPORT / "day2", root / "export_day2")
+        build_warehouse(dbt_builder, SYNC_EXPORT / "day1", root / "day1.duckdb")
+        build_warehouse(dbt_builder, day2_export, root / "day2.duckdb")
+
+    root = build_once("sync_warehouses", make)
+    return Warehouses(day1=root / "day1.duckdb", day2=root / "day2.duckdb")
 
 
 BOOKS_EXPORT = HERE / "fixtures" / "books_export"
@@ -73,15 +76,15 @@ class BooksWarehouses:
 
 
 @pytest.fixture(scope="session")
-def books_warehouses(dbt_builder, tmp_path_factory) -> BooksWarehouses:
-    root = tmp_path_factory.mktemp("books_warehouses")
-    day_b_export = later_export(BOOKS_EXPORT / "day_a", BOOKS_EXPORT / "day_b", root / "export_day_b")
-    out = {}
-    for name, export, as_of in (("day_a", BOOKS_EXPORT / "day_a", "2026-04-30"), ("day_b", day_b_export, "2026-06-01")):
-        result = dbt_builder.build(export, select=SELECT, as_of=as_of, keep_as=root / f"{name}.duckdb")
-        assert result.success, result.reason()
-        out[name] = root / f"{name}.duckdb"
-    return BooksWarehouses(**out)
+def books_warehouses(dbt_builder, build_once) -> BooksWarehouses:
+    def make(root: Path) -> None:
+        day_b_export = later_export(BOOKS_EXPORT / "day_a", BOOKS_EXPORT / "day_b", root / "export_day_b")
+        for name, export, as_of in (("day_a", BOOKS_EXPORT / "day_a", "2026-04-30"), ("day_b", day_b_export, "2026-06-01")):
+            result = dbt_builder.build(export, select=SELECT, as_of=as_of, keep_as=root / f"{name}.duckdb")
+            assert result.success, result.reason()
+
+    root = build_once("books_warehouses", make)
+    return BooksWarehouses(day_a=root / "day_a.duckdb", day_b=root / "day_b.duckdb")
 
 
 def books_fixture_ties(sync_setup, books_warehouses) -> None:
