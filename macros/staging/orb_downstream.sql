@@ -245,8 +245,8 @@ select {{ orb_sql_literal(model.name) }}, {{ orb_sql_literal(plan.fingerprint) }
 {% endmacro %}
 
 
-{#- Staging's strategy on DuckDB: dbt's delete+insert (every staged row whose key tonight's rows carry goes, they
-    come in), after copying the staged rows it replaces into orb_state.displaced_<resource> and the rows it puts in
+{#- Staging's strategy on DuckDB: what dbt's delete+insert does (every staged row whose key tonight's rows carry
+    goes, they come in), written out here, after copying the staged rows it replaces into orb_state.displaced_<resource> and the rows it puts in
     their place into orb_state.merged_<resource> (read by the downstream models' affected keys). The replaced rows
     are found once, by their key alone, and then named by row id: reading every column of the 12-million-row
     daily revenue to copy a few thousand rows, and scanning its keys a second time to delete them, took 3.7 s of
