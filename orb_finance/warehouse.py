@@ -47,6 +47,7 @@ class DbtResult:
     other_output: list[str] = field(default_factory=list)
     log_file: Path | None = None
     log_warnings: list[str] = field(default_factory=list)     # dbt's warnings that are not a test's
+    full_parse: list[str] = field(default_factory=list)       # why dbt parsed the whole project (empty: partial parse)
 
     @property
     def success(self) -> bool:
@@ -156,6 +157,7 @@ def run_dbt(
     errors: list[str] = []
     other_output: list[str] = []
     log_warnings: list[str] = []
+    full_parse: list[str] = []
     # dbt dies with this process (kill -9 included) and holds the caller's build locks until it is gone (children.py)
     with subprocess.Popen(
         children.command(command), cwd=paths.PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -169,13 +171,14 @@ def run_dbt(
                     if line.strip():
                         other_output.append(line.rstrip())
                     continue
-                _track(event, nodes, errors, progress, task, log_warnings)
+                _track(event, nodes, errors, progress, task, log_warnings, full_parse)
         returncode = proc.wait()
     elapsed = time.monotonic() - started
     return DbtResult(
         command=[*args], returncode=returncode, elapsed=elapsed, duckdb_path=db, nodes=nodes, errors=errors,
         other_output=other_output,
         log_file=(tpath or paths.PROJECT_ROOT) / "logs" / "dbt.log", log_warnings=log_warnings,
+        full_parse=full_parse,
     )
 
 
@@ -217,8 +220,11 @@ def build(
         args += ["--select", *select]
         if "--indirect-selection" not in extra_args:
             args += ["--indirect-selection", "cautious"]
-    dbt_vars = {**(dbt_vars or {}), **({"as_of_date": as_of} if as_of else {})}
-    extra_env = {**(extra_env or {}), **({"ORB_STAGING_TESTS": "merged"} if merged_rows_tests else {})}
+    # the as-of date goes to dbt as env ORB_AS_OF_DATE (macros/dates/dates.sql), not as the var as_of_date: dbt
+    # parses the whole project again whenever its vars change, and the nightly's as-of date changes every night
+    extra_env = {**(extra_env or {}), **({"ORB_STAGING_TESTS": "merged"} if merged_rows_tests else {}),
+                 **({"ORB_AS_OF_DATE": str(as_of)} if as_of else {})}
+    dbt_vars = dict(dbt_vars or {})
     if target != "duckdb":
         args += ["--target", target]
     if target == "spark":
@@ -327,10 +333,12 @@ _TEST_WARNING_EVENTS = {"RunResultWarning", "RunResultWarningMessage"}
 
 
 def _track(event: dict, nodes: list[NodeResult], errors: list[str], progress, task,
-           log_warnings: list[str] | None = None) -> None:
+           log_warnings: list[str] | None = None, full_parse: list[str] | None = None) -> None:
     info, data = event["info"], event.get("data", {})
     name = info.get("name")
-    if name == "LogStartLine" and progress is not None and data.get("total"):
+    if name == "UnableToPartialParse" and full_parse is not None:
+        full_parse.append(str(data.get("reason") or info.get("msg") or ""))
+    elif name == "LogStartLine" and progress is not None and data.get("total"):
         progress.update(task, total=data["total"])
     elif name in _RESULT_EVENTS or name == "LogSkipBecauseError" or name == "SkippingDetails":
         node = data.get("node_info", {})

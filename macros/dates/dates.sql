@@ -21,9 +21,11 @@
 {%- endmacro %}
 
 
-{#- The as-of date of AR aging: dbt var as_of_date (YYYY-MM-DD), default today in UTC. -#}
+{#- The as-of date of AR aging: dbt var as_of_date (YYYY-MM-DD), else env ORB_AS_OF_DATE, default today in UTC.
+    orbfin passes the env var: a var that changes every night would cost dbt a full parse of the project, an env
+    var only the parse of the models that read it. -#}
 {% macro as_of_date() -%}
-  {%- set configured = var('as_of_date', none) -%}
+  {%- set configured = var('as_of_date', none) or env_var('ORB_AS_OF_DATE', '') -%}
   {%- if configured -%}
     {%- set value = configured | string | trim -%}
     {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', value) -%}

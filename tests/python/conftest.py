@@ -8,6 +8,8 @@ wants to keep its warehouse copies it.
 from __future__ import annotations
 
 import fcntl
+import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +92,29 @@ def own_dbt_target(tmp_path_factory: pytest.TempPathFactory):
     target/ (partial_parse.msgpack, manifest.json) at once would corrupt it."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ORB_DBT_TARGET_PATH", str(tmp_path_factory.mktemp("dbt-target")))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_call_log(request):
+    """With env ORB_TEST_DBT_LOG=<file>: one JSON line per dbt run of this session (the test, the command, its
+    seconds, why dbt parsed the whole project if it did), to see where make test's time goes."""
+    log = os.environ.get("ORB_TEST_DBT_LOG")
+    if not log:
+        yield
+        return
+    run_dbt = warehouse.run_dbt
+
+    def logged(args, **kw):
+        result = run_dbt(args, **kw)
+        with open(log, "a") as f:
+            f.write(json.dumps({"test": os.environ.get("PYTEST_CURRENT_TEST", ""), "command": list(args)[:1],
+                                "db": str(kw.get("duckdb_path") or ""), "seconds": round(result.elapsed, 2),
+                                "full_parse": result.full_parse}) + "\n")
+        return result
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(warehouse, "run_dbt", logged)
         yield
 
 
