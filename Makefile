@@ -33,7 +33,7 @@ demo: venv
 ## sessions side by side (pytest-xdist, one test file per session at a time): dbt's per-node work holds one core
 TEST_WORKERS ?= 2
 test: venv
-	$(BIN)/python -m pytest tests/python -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest tests/python -n $(TEST_WORKERS) --dist loadfile --durations=20
 
 ## make test-spark: the same models on Spark (local pyspark, Java 17): every mart equal to DuckDB's
 $(BIN)/.spark-installed: $(BIN)/.installed pyproject.toml constraints.txt

@@ -47,8 +47,8 @@ class Builder:
 
 # The files whose tests take longest go first: pytest-xdist hands files to the two sessions in this order, so the
 # longest ones start at once and the sessions finish together (measured 2026-12-01, make test's durations).
-SLOWEST_FIRST = ["test_incremental.py", "test_incremental_old_days.py", "test_finance_marts.py",
-                 "test_tryton_sync.py", "test_nightly.py", "test_provider_conformance.py",
+SLOWEST_FIRST = ["test_incremental.py", "test_incremental_nights.py", "test_incremental_old_days.py",
+                 "test_finance_marts.py", "test_tryton_sync.py", "test_nightly.py", "test_provider_conformance.py",
                  "test_netsuite_sync.py", "test_ledger_ties_out.py", "test_revenue_recognition.py",
                  "test_quickbooks_sync.py", "test_bad_deliveries.py", "test_bad_input.py", "test_generator.py"]
 
