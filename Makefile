@@ -33,7 +33,7 @@ demo: venv
 ## sessions side by side (pytest-xdist, one test file per session at a time): dbt's per-node work holds one core
 TEST_WORKERS ?= 2
 test: venv
-	$(BIN)/python -m pytest tests/python -n $(TEST_WORKERS) --dist loadfile --durations=20
+	$(BIN)/python -m pytest tests/python -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=20
 
 ## make test-spark: the same models on Spark (local pyspark, Java 17): every mart equal to DuckDB's
 $(BIN)/.spark-installed: $(BIN)/.installed pyproject.toml constraints.txt
@@ -44,7 +44,7 @@ test-spark: $(BIN)/.spark-installed
 	$(BIN)/python -m pytest tests/spark -v -s
 
 test-fast: venv
-	$(BIN)/python -m pytest tests/python -n $(TEST_WORKERS) --dist loadfile -m "not slow and not tryton"
+	$(BIN)/python -m pytest tests/python -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not slow and not tryton"
 
 ## make docs: dbt docs of the warehouse (after make demo): build/docs/static_index.html, one self-contained page
 docs: venv
