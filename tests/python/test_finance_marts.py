@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -122,19 +123,31 @@ def test_readme_example_questions_run_as_written(usd_night):
 
 # --- more seeds: every integrity test on data nobody chose ---------------------------------------------------------
 
-@pytest.mark.slow
-def test_every_integrity_test_passes_on_another_seed_aged_mid_month(dbt_builder, tmp_path):
-    """Another seed, shape and format (CSV), aged in the middle of a month: the as-of month's month-end AR is
-    taken at the as-of date itself and still equals ar_aging_summary. (The nightly tests build seeds 11 and 31.)"""
-    export = _export(tmp_path, 5, customers=12, months=4, end_date="2026-06-01", fmt="csv")
+@pytest.fixture(scope="module")
+def mid_month(dbt_builder, tmp_path_factory):
+    """Another seed, shape and format (CSV), built with a reporting currency and aged in the middle of a month;
+    the warehouse is kept as `db`."""
+    root = tmp_path_factory.mktemp("mid_month")
+    export = _export(root, 5, customers=12, months=4, end_date="2026-06-01", fmt="csv")
     as_of = "2026-05-20"
     for stale in (dbt_builder.db_path, dbt_builder.db_path.with_suffix(".duckdb.wal")):
         stale.unlink(missing_ok=True)
     result = warehouse.build(export, dbt_builder.db_path, as_of=as_of, target_path=dbt_builder.target_path,
                              show_progress=False, dbt_vars=reporting_vars("USD", export / "fx_rates.csv"),
                              skip_unit_tests=True)
-    _assert_every_integrity_test_passed(result)
-    con = dbt_builder.connect()
+    db = root / "mid_month.duckdb"
+    if result.success:
+        shutil.copyfile(dbt_builder.db_path, db)
+    return {"export": export, "as_of": as_of, "result": result, "db": db}
+
+
+@pytest.mark.slow
+def test_every_integrity_test_passes_on_another_seed_aged_mid_month(mid_month):
+    """The as-of month's month-end AR is taken at the as-of date itself and still equals ar_aging_summary.
+    (The nightly tests build seeds 11 and 31.)"""
+    _assert_every_integrity_test_passed(mid_month["result"])
+    as_of = mid_month["as_of"]
+    con = duckdb.connect(str(mid_month["db"]), read_only=True)
     try:
         summary = con.execute("select currency, aging_bucket, invoice_count, amount_outstanding from marts.ar_aging_summary "
                               "order by all").fetchall()
@@ -145,6 +158,43 @@ def test_every_integrity_test_passes_on_another_seed_aged_mid_month(dbt_builder,
         con.close()
     assert summary == as_of_month and summary
     assert [str(d) for _, d in month_ends][-2:] == ["2026-04-30", "2026-05-20"]
+
+
+@pytest.mark.slow
+def test_a_null_in_a_checked_column_fails_naming_the_column(mid_month, dbt_builder, tmp_path):
+    """The not-null checks bite, on a copy of a built warehouse: a staging model's not_null_columns test
+    (one per model) fails and its stored row names the column and counts its nulls; a mart's not_null constraint
+    (contracts) stops the mart's build, naming the column."""
+    assert mid_month["result"].success, mid_month["result"].reason()
+    db = tmp_path / "nulls.duckdb"
+    shutil.copyfile(mid_month["db"], db)
+    con = duckdb.connect(str(db))
+    try:
+        invoices = con.execute("select invoice_id from staging.stg_orb__invoice_metadata where is_deleted = false "
+                               "order by invoice_id limit 2").fetchall()
+        con.execute("update staging.stg_orb__invoice_metadata set customer_id = null where invoice_id in (?, ?)",
+                    [i for (i,) in invoices])
+        con.execute("update intermediate.int_invoices_included set currency = null where invoice_id = "
+                    "(select min(invoice_id) from intermediate.int_invoices_included)")
+    finally:
+        con.close()
+    env = dict(export_dir=mid_month["export"], duckdb_path=db, target_path=dbt_builder.target_path, show_progress=False,
+               dbt_vars=reporting_vars("USD", mid_month["export"] / "fx_rates.csv"))       # as built: no full parse
+    tested = warehouse.run_dbt(["test", "--select", "not_null_columns_stg_orb__invoice_metadata", "--store-failures"],
+                               **env)
+    assert not tested.success
+    assert [(n.name, n.status, n.failures) for n in tested.nodes] == [
+        ("not_null_columns_stg_orb__invoice_metadata", "fail", 1)]
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        stored = con.execute("select column_name, null_rows from "
+                             "dbt_test__audit.not_null_columns_stg_orb__invoice_metadata").fetchall()
+    finally:
+        con.close()
+    assert stored == [("customer_id", 2)]
+    built = warehouse.run_dbt(["run", "--select", "billings_monthly"], **env)
+    assert not built.success
+    assert "NOT NULL constraint failed" in built.reason() and "currency" in built.reason(), built.reason()
 
 
 # --- the reporting currency's bad input -------------------------------------------------------------------------
