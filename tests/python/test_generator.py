@@ -708,8 +708,12 @@ def _assert_clean(result: warehouse.DbtResult) -> None:
     assert statuses <= {"success", "pass", "warn"}, statuses
     # no warning: the sample names no invoice line it did not export (unless asked: test below)
     assert [n.name for n in result.nodes if n.status == "warn"] == []
-    assert sum(n.resource_type == "model" and n.name.startswith("stg_orb__") for n in result.nodes) == len(schema.RESOURCES)
-    assert sum(n.resource_type == "test" for n in result.nodes) > 100
+    staged = {n.name for n in result.nodes if n.resource_type == "model" and n.name.startswith("stg_orb__")}
+    assert len(staged) == len(schema.RESOURCES)
+    # every staging model's not-null test ran (one per model, tests/dbt/generic/not_null_columns.sql), among the rest
+    assert {n.name for n in result.nodes if n.name.startswith("not_null_columns_stg_orb__")} == {
+        f"not_null_columns_{model}" for model in staged}
+    assert sum(n.resource_type == "test" for n in result.nodes) > 90
 
 
 @pytest.fixture(scope="session")
