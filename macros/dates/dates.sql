@@ -25,13 +25,21 @@
     orbfin passes the env var: a var that changes every night would cost dbt a full parse of the project, an env
     var only the parse of the models that read it. -#}
 {% macro as_of_date() -%}
-  {%- set configured = var('as_of_date', none) or env_var('ORB_AS_OF_DATE', '') -%}
+  {%- set from_var = var('as_of_date', none) -%}
+  {%- set configured = from_var or env_var('ORB_AS_OF_DATE', '') -%}
   {%- if configured -%}
     {%- set value = configured | string | trim -%}
-    {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', value) -%}
-      {{ exceptions.raise_compiler_error("as_of_date must be a date as YYYY-MM-DD, got '" ~ value ~ "'") }}
+    {#- the error names where the date came from: an analyst's --vars, or the env var orbfin (or a shell) set -#}
+    {%- set origin = "the dbt var as_of_date" if from_var else "env ORB_AS_OF_DATE" -%}
+    {%- set parts = modules.re.match('^([0-9]{4})-([0-9]{2})-([0-9]{2})$', value) -%}
+    {%- set month = parts.group(2) | int if parts else 0 -%}
+    {%- if month >= 1 and month <= 12 -%}
+      {%- set next_month = modules.datetime.date(parts.group(1) | int + month // 12, month % 12 + 1, 1) -%}
+      {%- set last_day = (next_month - modules.datetime.timedelta(days=1)).day -%}
     {%- endif -%}
-    {%- do modules.datetime.datetime.strptime(value, '%Y-%m-%d') -%}
+    {%- if not parts or month < 1 or month > 12 or parts.group(3) | int < 1 or parts.group(3) | int > last_day -%}
+      {{ exceptions.raise_compiler_error(origin ~ " must be a date as YYYY-MM-DD, got '" ~ value ~ "'") }}
+    {%- endif -%}
   {%- else -%}
     {%- set value = modules.datetime.datetime.now(modules.pytz.utc).strftime('%Y-%m-%d') -%}
   {%- endif -%}
