@@ -112,4 +112,3 @@ def test_an_invalid_as_of_date_in_the_environment_is_named_with_its_origin(dbt_b
                                extra_env={"ORB_AS_OF_DATE": value})
     assert not result.success
     assert f"env ORB_AS_OF_DATE must be a date as YYYY-MM-DD, got '{value}'" in result.reason(), result.reason()
-

@@ -132,13 +132,13 @@ def mid_month(dbt_builder, tmp_path_factory):
     as_of = "2026-05-20"
     for stale in (dbt_builder.db_path, dbt_builder.db_path.with_suffix(".duckdb.wal")):
         stale.unlink(missing_ok=True)
+    dbt_vars = reporting_vars("USD", export / "fx_rates.csv")
     result = warehouse.build(export, dbt_builder.db_path, as_of=as_of, target_path=dbt_builder.target_path,
-                             show_progress=False, dbt_vars=reporting_vars("USD", export / "fx_rates.csv"),
-                             skip_unit_tests=True)
+                             show_progress=False, dbt_vars=dbt_vars, skip_unit_tests=True)
     db = root / "mid_month.duckdb"
     if result.success:
         shutil.copyfile(dbt_builder.db_path, db)
-    return {"export": export, "as_of": as_of, "result": result, "db": db}
+    return {"export": export, "as_of": as_of, "dbt_vars": dbt_vars, "result": result, "db": db}
 
 
 @pytest.mark.slow
@@ -179,7 +179,7 @@ def test_a_null_in_a_checked_column_fails_naming_the_column(mid_month, dbt_build
     finally:
         con.close()
     env = dict(export_dir=mid_month["export"], duckdb_path=db, target_path=dbt_builder.target_path, show_progress=False,
-               dbt_vars=reporting_vars("USD", mid_month["export"] / "fx_rates.csv"))       # as built: no full parse
+               dbt_vars=mid_month["dbt_vars"])       # the vars it was built with: no full parse
     tested = warehouse.run_dbt(["test", "--select", "not_null_columns_stg_orb__invoice_metadata", "--store-failures"],
                                **env)
     assert not tested.success
