@@ -1,7 +1,7 @@
 """Running dbt against an Orb export: one `dbt build` (or any dbt command) in a subprocess, with progress.
 
 Owns the environment dbt runs in (absolute paths, no tracking, no colours), live progress from dbt's
-JSON log, and the structured result (per-node status and the first error worth showing a person).
+events (the few dbt_events.py forwards as JSON lines), and the structured result (per-node status and the first error worth showing a person).
 """
 
 from __future__ import annotations
@@ -102,8 +102,9 @@ def _rows(n: int | None) -> str:
     return "rows" if n is None else f"{n:,} row{'s' if n != 1 else ''}"
 
 
-# dbt's CLI in a fresh interpreter (`python -m dbt.cli.main` prints a runpy warning first).
-_DBT_MAIN = "import sys; from dbt.cli.main import cli; sys.exit(cli())"
+def _dbt_command(args: Sequence[str]) -> list[str]:
+    """dbt in a fresh interpreter, writing to stdout only the events _track reads, as JSON lines (dbt_events.py)."""
+    return [sys.executable, "-m", "orb_finance.dbt_events", *args]
 
 
 def dbt_environment(export_dir: Path | None, duckdb_path: Path, target_path: Path | None = None) -> dict[str, str]:
@@ -146,7 +147,7 @@ def run_dbt(
                               "(it names the database after the file): choose a name without one")
     db.parent.mkdir(parents=True, exist_ok=True)
     tpath = paths.dbt_target_path(target_path)
-    command = [sys.executable, "-c", _DBT_MAIN, *args, "--log-format", "json"]
+    command = _dbt_command(args)
     if dbt_vars:
         command += ["--vars", json.dumps(dbt_vars, default=str)]
     env = {**dbt_environment(export, db, tpath), **(extra_env or {})}
@@ -312,7 +313,7 @@ def export_resources(export_dir: Path) -> dict[str, str]:
     return found
 
 
-# --- dbt's JSON log -----------------------------------------------------------------------------------
+# --- dbt's events -----------------------------------------------------------------------------------
 
 def _parse_event(line: str) -> dict | None:
     line = line.strip()

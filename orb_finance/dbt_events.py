@@ -1,0 +1,57 @@
+"""dbt's entry point for `orbfin`: the dbt command of its arguments, run in this process, which writes to stdout
+only the events orb-finance reads, one JSON line each (as dbt's `--log-format json` writes them).
+
+Why not dbt's own JSON log on stdout: dbt turns every event (about 25 for each model or test: compiling,
+executing, each SQL statement, each connection) into a JSON line for every logger. On a build of small tables
+that formatting and writing took about a fifth of dbt's time, on the one core dbt's threads share (py-spy,
+2026-12-01). Here dbt's console logger is off and a callback, which sees every event, forwards the few that
+`warehouse.run_dbt` tracks: node results, errors and warnings, the progress total, why dbt parsed the whole
+project. dbt's log file keeps every event, in dbt's own text format (logs/dbt.log).
+
+Usage: python -m orb_finance.dbt_events <dbt arguments>; exits as dbt's CLI does (0, 1 failures, 2 error).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+# The events warehouse._track reads, besides every warning and error.
+FORWARDED = frozenset({
+    "UnableToPartialParse", "LogStartLine",
+    "LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult", "LogNodeNoOpResult",
+    "LogSkipBecauseError", "SkippingDetails",
+    "RunResultError", "RunResultErrorNoMessage", "RunResultFailure", "RunResultWarning", "RunResultWarningMessage",
+})
+
+# dbt's console logger off; its file log at debug level in its own text format (the default one).
+LOG_ARGS = ("--log-level", "none", "--log-level-file", "debug", "--log-format-file", "debug")
+
+
+def main(argv: list[str]) -> int:
+    from dbt.cli.main import dbtRunner
+    from dbt_common.events.functions import env_scrubber, msg_to_json
+
+    lock = threading.Lock()
+    out = sys.stdout
+
+    def forward(msg) -> None:
+        info = msg.info
+        if info.name in FORWARDED or info.level in ("warn", "error"):
+            line = env_scrubber(msg_to_json(msg))          # secrets scrubbed, as dbt's loggers do
+            with lock:
+                out.write(line + "\n")
+                out.flush()
+
+    result = dbtRunner(callbacks=[forward]).invoke([*argv, *LOG_ARGS])
+    if result.success:
+        return 0
+    if result.exception is not None:
+        with lock:
+            out.write(f"{type(result.exception).__name__}: {result.exception}\n")
+        return 2
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
