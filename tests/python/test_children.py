@@ -41,7 +41,7 @@ def test_a_nightly_killed_with_sigkill_takes_its_dbt_along_and_holds_the_lock_un
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     dbt = None
     try:
-        dbt = wait_for_child(nightly_proc, "dbt.cli.main")
+        dbt = wait_for_child(nightly_proc, "orb_finance.dbt_events")     # dbt, run by orbfin's entry point
         while "prctl" in cmdline(dbt):                               # still in the launcher: let it exec dbt
             time.sleep(0.01)
         time.sleep(1.0)                                              # dbt is starting (parsing the project)

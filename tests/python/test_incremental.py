@@ -36,11 +36,14 @@ SCHEMAS = ("staging", "intermediate", "marts")
 class Nights:
     """One installation fed night by night: a daily export, its live warehouse, and full builds to compare with."""
 
-    def __init__(self, root: Path, seed: int, builder):
+    def __init__(self, root: Path, seed: int, builder, home: Path):
         self.root, self.seed, self.builder = root, seed, builder
         self.export = root / "export"
-        self.live = root.parent / "live" / "orb_finance.duckdb"      # one path: dbt's partial parse stays warm
-        self.target = root.parent / "target-nightly"
+        self.live = home / "live" / "orb_finance.duckdb"      # the session's sites share these (nights_home):
+        self.target = home / "target-nightly"                 # dbt's partial parse stays warm
+        self.live.parent.mkdir(parents=True, exist_ok=True)
+        for stale in self.live.parent.iterdir():              # the last site's warehouse
+            stale.unlink()
         generate_sample(self.export, customers=30, months=3, seed=seed, layout="daily", hold_back_days=HELD_BACK)
         self.appended: list[str] = []                  # resource/file name, in the order the nights came
         self.late: list[str] = []                      # files delivered on a night after the day they are named by
@@ -153,19 +156,17 @@ def killed_night(site: Nights) -> None:
 
 
 @pytest.mark.slow
-def test_nights_appended_one_at_a_time_equal_one_full_build_with_a_night_killed(base, dbt_builder):
+def test_nights_appended_one_at_a_time_equal_one_full_build_with_a_night_killed(base, dbt_builder, nights_home):
     """Seed 23, nights of 2 and 23 days; the second is first killed (test_incremental_nights.py: seed 5)."""
-    nights_equal_one_full_build(base, dbt_builder, seed=23, plan=(2, 23), killed=1)
+    nights_equal_one_full_build(base, dbt_builder, nights_home, seed=23, plan=(2, 23), killed=1)
 
 
-def nights_equal_one_full_build(base: Path, dbt_builder, *, seed: int, plan: tuple[int, ...], killed: int | None):
+def nights_equal_one_full_build(base: Path, dbt_builder, home: Path, *, seed: int, plan: tuple[int, ...],
+                                killed: int | None):
     """Night after night (the days of `plan`), every table equals a full build of the final export. With `killed`:
     that night is first killed with SIGKILL in the middle of dbt's merge; yesterday's warehouse stays in place,
     whole, and the next run of the night catches up."""
-    site = Nights(base / f"seed-{seed}", seed, dbt_builder)
-    site.live.parent.mkdir(exist_ok=True)
-    for stale in site.live.parent.iterdir():
-        stale.unlink()
+    site = Nights(base / f"seed-{seed}", seed, dbt_builder, home)
     first = site.night()
     assert first.swapped, first.reason()
     assert first.started_from == "empty" and set(processed(site.live)) == {"full"}
@@ -215,16 +216,13 @@ def nights_equal_one_full_build(base: Path, dbt_builder, *, seed: int, plan: tup
 # --- what an incremental build refuses ---------------------------------------------------------------------------
 
 @pytest.fixture
-def one_night(base, dbt_builder, tmp_path):
+def one_night(base, dbt_builder, nights_home, tmp_path):
     """A daily export and a warehouse that merged all of it (seed 23's, after its equality test above), both copies the
     test may change: the copy keeps every file's size and mtime, and the warehouse's record is pointed at the
     copy's paths."""
     source = base / "seed-23"
     if not (source / "live-final.duckdb").exists():           # run alone: make that state here
-        site = Nights(source, 23, dbt_builder)
-        site.live.parent.mkdir(exist_ok=True)
-        for stale in site.live.parent.iterdir():
-            stale.unlink()
+        site = Nights(source, 23, dbt_builder, nights_home)
         site.append(HELD_BACK)
         assert site.night().swapped
         shutil.copyfile(site.live, source / "live-final.duckdb")

@@ -11,5 +11,5 @@ from test_incremental import base, nights_equal_one_full_build  # noqa: F401  (b
 
 
 @pytest.mark.slow
-def test_nights_appended_one_at_a_time_equal_one_full_build(base, dbt_builder):  # noqa: F811
-    nights_equal_one_full_build(base, dbt_builder, seed=5, plan=(1, 3, 21), killed=None)
+def test_nights_appended_one_at_a_time_equal_one_full_build(base, dbt_builder, nights_home):  # noqa: F811
+    nights_equal_one_full_build(base, dbt_builder, nights_home, seed=5, plan=(1, 3, 21), killed=None)

@@ -28,16 +28,15 @@ def resend(con, export: Path, resource: str, where: str, changes: str, name: str
 
 
 @pytest.mark.slow
-def test_a_night_changing_old_days_equals_a_full_build(dbt_builder, tmp_path):
+def test_a_night_changing_old_days_equals_a_full_build(dbt_builder, nights_home, tmp_path):
     """One night re-sends rows that change revenue of days long past, each through another input of the
     incremental revenue models (int_revenue_usage_daily, revenue_daily): an invoice whose status alone changes
     (void: its credit-note proration goes), a new increment ledger entry making an invoice a credit purchase (its
     daily revenue goes), a daily revenue row moved to another day, a late revert of an old day, and a customer
     whose currency changes (its ledger revenue moves currency). The night builds those models incrementally and
     every table equals a full build."""
-    site = Nights(tmp_path / "site", 11, dbt_builder)
+    site = Nights(tmp_path / "site", 11, dbt_builder, nights_home)
     site.append(HELD_BACK)
-    site.live.parent.mkdir()
     first = site.night()
     assert first.swapped, first.reason()
     export, db = site.export, site.live
