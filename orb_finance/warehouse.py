@@ -1,7 +1,8 @@
 """Running dbt against an Orb export: one `dbt build` (or any dbt command) in a subprocess, with progress.
 
 Owns the environment dbt runs in (absolute paths, no tracking, no colours), live progress from dbt's
-events (the few dbt_events.py forwards as JSON lines), and the structured result (per-node status and the first error worth showing a person).
+events (the few that dbt_events.py forwards, as JSON lines), and the structured result (per-node status and
+the first error worth showing a person).
 """
 
 from __future__ import annotations
