@@ -16,13 +16,15 @@ from __future__ import annotations
 import sys
 import threading
 
-# The events warehouse._track reads, besides every warning and error.
-FORWARDED = frozenset({
-    "UnableToPartialParse", "LogStartLine",
-    "LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult", "LogNodeNoOpResult",
-    "LogSkipBecauseError", "SkippingDetails",
-    "RunResultError", "RunResultErrorNoMessage", "RunResultFailure", "RunResultWarning", "RunResultWarningMessage",
-})
+# The events warehouse._track reads (named here, where they are chosen, and used there).
+RESULT_EVENTS = frozenset({"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult", "LogNodeNoOpResult"})
+SKIP_EVENTS = frozenset({"LogSkipBecauseError", "SkippingDetails"})
+ERROR_EVENTS = frozenset({"RunResultError", "RunResultErrorNoMessage"})       # a failed node's cause
+# Warnings that are part of a test's result (the test's own result event carries its count and meaning).
+TEST_WARNING_EVENTS = frozenset({"RunResultWarning", "RunResultWarningMessage"})
+# Forwarded besides every warning and error: those, the progress total, why dbt parsed the whole project.
+FORWARDED = RESULT_EVENTS | SKIP_EVENTS | ERROR_EVENTS | TEST_WARNING_EVENTS | {
+    "RunResultFailure", "LogStartLine", "UnableToPartialParse"}
 
 # dbt's console logger off; its file log at debug level in its own text format (the default one).
 LOG_ARGS = ("--log-level", "none", "--log-level-file", "debug", "--log-format-file", "debug")

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import children, paths
+from .dbt_events import ERROR_EVENTS, RESULT_EVENTS, SKIP_EVENTS, TEST_WARNING_EVENTS
 from .errors import OrbFinanceError
 
 @dataclass
@@ -103,9 +104,8 @@ def _rows(n: int | None) -> str:
     return "rows" if n is None else f"{n:,} row{'s' if n != 1 else ''}"
 
 
-def _dbt_command(args: Sequence[str]) -> list[str]:
-    """dbt in a fresh interpreter, writing to stdout only the events _track reads, as JSON lines (dbt_events.py)."""
-    return [sys.executable, "-m", "orb_finance.dbt_events", *args]
+# dbt in a fresh interpreter, writing to stdout only the events _track reads, as JSON lines (dbt_events.py).
+_DBT_ENTRY = (sys.executable, "-m", "orb_finance.dbt_events")
 
 
 def dbt_environment(export_dir: Path | None, duckdb_path: Path, target_path: Path | None = None) -> dict[str, str]:
@@ -148,7 +148,7 @@ def run_dbt(
                               "(it names the database after the file): choose a name without one")
     db.parent.mkdir(parents=True, exist_ok=True)
     tpath = paths.dbt_target_path(target_path)
-    command = _dbt_command(args)
+    command = [*_DBT_ENTRY, *args]
     if dbt_vars:
         command += ["--vars", json.dumps(dbt_vars, default=str)]
     env = {**dbt_environment(export, db, tpath), **(extra_env or {})}
@@ -327,13 +327,6 @@ def _parse_event(line: str) -> dict | None:
     return event if isinstance(event, dict) and "info" in event else None
 
 
-_RESULT_EVENTS = {"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult", "LogNodeNoOpResult"}
-
-
-# Warnings that are part of a test's result (the test's own LogTestResult carries its count and meaning).
-_TEST_WARNING_EVENTS = {"RunResultWarning", "RunResultWarningMessage"}
-
-
 def _track(event: dict, nodes: list[NodeResult], errors: list[str], progress, task,
            log_warnings: list[str] | None = None, full_parse: list[str] | None = None) -> None:
     info, data = event["info"], event.get("data", {})
@@ -342,10 +335,10 @@ def _track(event: dict, nodes: list[NodeResult], errors: list[str], progress, ta
         full_parse.append(str(data.get("reason") or info.get("msg") or ""))
     elif name == "LogStartLine" and progress is not None and data.get("total"):
         progress.update(task, total=data["total"])
-    elif name in _RESULT_EVENTS or name == "LogSkipBecauseError" or name == "SkippingDetails":
+    elif name in RESULT_EVENTS or name in SKIP_EVENTS:
         node = data.get("node_info", {})
         status = str(data.get("status") or node.get("node_status") or "").lower()
-        if name in ("LogSkipBecauseError", "SkippingDetails"):
+        if name in SKIP_EVENTS:
             status = "skipped"
         if status == "ok":
             status = "success"
@@ -358,7 +351,7 @@ def _track(event: dict, nodes: list[NodeResult], errors: list[str], progress, ta
         ))
         if progress is not None:
             progress.advance(task)
-    elif name in ("RunResultError", "RunResultErrorNoMessage"):
+    elif name in ERROR_EVENTS:
         # (RunResultFailure, which comes first, only says "Failure in model X"; this one has the cause.)
         uid = data.get("node_info", {}).get("unique_id")
         msg = info.get("msg", "")
@@ -378,8 +371,8 @@ def _track(event: dict, nodes: list[NodeResult], errors: list[str], progress, ta
                 n.path = str(data.get("path") or "")
     elif info.get("level") == "error" and info.get("msg"):
         errors.append(info["msg"])
-    elif info.get("level") == "warn" and info.get("msg") and name not in _TEST_WARNING_EVENTS \
-            and log_warnings is not None and name not in _RESULT_EVENTS:
+    elif info.get("level") == "warn" and info.get("msg") and name not in TEST_WARNING_EVENTS \
+            and log_warnings is not None and name not in RESULT_EVENTS:
         log_warnings.append(" ".join(str(info["msg"]).split()))
 
 
