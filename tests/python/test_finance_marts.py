@@ -161,37 +161,45 @@ def test_every_integrity_test_passes_on_another_seed_aged_mid_month(mid_month):
 
 
 @pytest.mark.slow
-def test_a_null_in_a_checked_column_fails_naming_the_column(mid_month, dbt_builder, tmp_path):
-    """The not-null checks bite, on a copy of a built warehouse: a staging model's not_null_columns test
-    (one per model) fails and its stored row names the column and counts its nulls; a mart's not_null constraint
-    (contracts) stops the mart's build, naming the column."""
+def test_a_broken_column_check_fails_naming_check_column_and_example(mid_month, dbt_builder, tmp_path):
+    """The column checks bite, on a copy of a built warehouse. One staging model's column_checks test (one node
+    per model) fails, and each check broken by hand comes back as a stored row: the check, the column, how many
+    rows or values, one example. A null in a contracted mart's column stops the mart's build, naming the column
+    (the marts' not-null checks are constraints)."""
     assert mid_month["result"].success, mid_month["result"].reason()
-    db = tmp_path / "nulls.duckdb"
+    db = tmp_path / "broken.duckdb"
     shutil.copyfile(mid_month["db"], db)
     con = duckdb.connect(str(db))
     try:
-        invoices = con.execute("select invoice_id from staging.stg_orb__invoice_metadata where is_deleted = false "
-                               "order by invoice_id limit 2").fetchall()
-        con.execute("update staging.stg_orb__invoice_metadata set customer_id = null where invoice_id in (?, ?)",
-                    [i for (i,) in invoices])
+        a, b, c, d, e = (i for (i,) in con.execute(
+            "select invoice_id from staging.stg_orb__invoice_metadata where is_deleted = false order by invoice_id "
+            "limit 5").fetchall())
+        table = "staging.stg_orb__invoice_metadata"
+        con.execute(f"update {table} set customer_id = null where invoice_id in (?, ?)", [a, b])   # 2 nulls
+        con.execute(f"insert into {table} select * from {table} where invoice_id = ?", [c])        # c twice
+        con.execute(f"update {table} set status = 'bogus' where invoice_id = ?", [d])              # not an Orb status
+        con.execute(f"update {table} set customer_id = 'cus_not_exported' where invoice_id = ?", [e])  # no such customer
         con.execute("update intermediate.int_invoices_included set currency = null where invoice_id = "
                     "(select min(invoice_id) from intermediate.int_invoices_included)")
     finally:
         con.close()
     env = dict(export_dir=mid_month["export"], duckdb_path=db, target_path=dbt_builder.target_path, show_progress=False,
                dbt_vars=mid_month["dbt_vars"])       # the vars it was built with: no full parse
-    tested = warehouse.run_dbt(["test", "--select", "not_null_columns_stg_orb__invoice_metadata", "--store-failures"],
+    tested = warehouse.run_dbt(["test", "--select", "column_checks_stg_orb__invoice_metadata", "--store-failures"],
                                **env)
     assert not tested.success
     assert [(n.name, n.status, n.failures) for n in tested.nodes] == [
-        ("not_null_columns_stg_orb__invoice_metadata", "fail", 1)]
+        ("column_checks_stg_orb__invoice_metadata", "fail", 4)]
     con = duckdb.connect(str(db), read_only=True)
     try:
-        stored = con.execute("select column_name, null_rows from "
-                             "dbt_test__audit.not_null_columns_stg_orb__invoice_metadata").fetchall()
+        stored = con.execute("select check_name, column_name, failing_rows, example from "
+                             "dbt_test__audit.column_checks_stg_orb__invoice_metadata order by all").fetchall()
     finally:
         con.close()
-    assert stored == [("customer_id", 2)]
+    assert stored == [("accepted_values", "status", 1, "bogus"),
+                      ("not_null", "customer_id", 2, None),
+                      ("relationships", "customer_id -> stg_orb__customer.customer_id", 1, "cus_not_exported"),
+                      ("unique", "invoice_id", 1, c)]
     built = warehouse.run_dbt(["run", "--select", "billings_monthly"], **env)
     assert not built.success
     assert "NOT NULL constraint failed" in built.reason() and "currency" in built.reason(), built.reason()

@@ -710,10 +710,11 @@ def _assert_clean(result: warehouse.DbtResult) -> None:
     assert [n.name for n in result.nodes if n.status == "warn"] == []
     staged = {n.name for n in result.nodes if n.resource_type == "model" and n.name.startswith("stg_orb__")}
     assert len(staged) == len(schema.RESOURCES)
-    # every staging model's not-null test ran (one per model, tests/dbt/generic/not_null_columns.sql), among the rest
-    assert {n.name for n in result.nodes if n.name.startswith("not_null_columns_stg_orb__")} == {
-        f"not_null_columns_{model}" for model in staged}
-    assert sum(n.resource_type == "test" for n in result.nodes) > 90
+    # every staging model's column checks ran (one test per model, tests/dbt/generic/column_checks.sql), and the
+    # event-copy tests of the four event sources
+    assert {n.name for n in result.nodes if n.name.startswith("column_checks_stg_orb__")} == {
+        f"column_checks_{model}" for model in staged}
+    assert sum(n.name.startswith("source_orb_event_copies_agree_") for n in result.nodes) == 4
 
 
 @pytest.fixture(scope="session")
