@@ -50,6 +50,19 @@ with source_ids as (
     group by cast(id as {{ text }})
 
 ),
+{%- if staged is not none %}
+
+{#- The staged rows of the events this build delivers again: found by their id alone, then read by row id, so
+    only those rows' columns are read (read with the id, every column of the staged table is scanned: 2 s more
+    on a night of a 12 M-row table). rowid is DuckDB's; a staged table exists only on DuckDB. #}
+staged_hits as (
+
+    select rowid as staged_rowid, cast({{ staged_id }} as {{ text }}) as event_id
+    from {{ staged }}
+    where cast({{ staged_id }} as {{ text }}) in (select event_id from source_ids)
+
+),
+{%- endif %}
 
 copies as (
 
@@ -62,8 +75,7 @@ copies as (
         select event_id from source_ids where n_copies > 1
         {%- if staged is not none %}
         union all
-        select cast({{ staged_id }} as {{ text }}) from {{ staged }}
-        where cast({{ staged_id }} as {{ text }}) in (select event_id from source_ids)
+        select event_id from staged_hits
         {%- endif %}
     )
     {%- if staged is not none %}
@@ -75,7 +87,7 @@ copies as (
         {{ orb_contract_value(renamed.get(col.name, col.name), col.data_type) }}, cast({{ renamed.get(col.name, col.name) }} as {{ text }})
         {%- endfor %}
     from {{ staged }}
-    where cast({{ staged_id }} as {{ text }}) in (select event_id from source_ids)
+    where rowid in (select staged_rowid from staged_hits)
     {%- endif %}
 
 ),
