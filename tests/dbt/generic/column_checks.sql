@@ -17,17 +17,11 @@
   {%- set text = dbt.type_string() -%}
   {%- set checks = [] -%}
 
-  {%- if not_null %}
-    {%- set counts = [] -%}
-    {%- for column in not_null -%}
-      {%- do counts.append("count(*) - count(" ~ column ~ ") as nulls_" ~ loop.index) -%}
-    {%- endfor -%}
-    {%- for column in not_null -%}
-      {%- do checks.append("select 'not_null' as check_name, '" ~ column ~ "' as column_name, nulls_" ~ loop.index
-                           ~ " as failing_rows, cast(null as " ~ text ~ ") as example from (select " ~ counts | join(", ")
-                           ~ " from " ~ model ~ ") as null_counts") -%}
-    {%- endfor -%}
-  {%- endif -%}
+  {#- the nulls of every listed column, counted in one scan (null_counts, below) -#}
+  {%- for column in not_null -%}
+    {%- do checks.append("select 'not_null' as check_name, '" ~ column ~ "' as column_name, nulls_" ~ loop.index
+                         ~ " as failing_rows, cast(null as " ~ text ~ ") as example from null_counts") -%}
+  {%- endfor -%}
 
   {%- for column in unique -%}
     {%- do checks.append("select 'unique' as check_name, '" ~ column ~ "' as column_name, count(*) as failing_rows, min(cast(" ~ column ~ " as " ~ text ~ ")) as example from ("
@@ -65,6 +59,15 @@
 
   {%- if not checks -%}
     {{ exceptions.raise_compiler_error("column_checks on " ~ model ~ " names no check") }}
+  {%- endif %}
+  {%- if not_null %}
+  with null_counts as (
+    select
+    {%- for column in not_null %}
+      count(*) - count({{ column }}) as nulls_{{ loop.index }}{{ "," if not loop.last }}
+    {%- endfor %}
+    from {{ model }}
+  )
   {%- endif %}
   select check_name, column_name, failing_rows, example
   from (
