@@ -12,7 +12,8 @@
       unique_combination: [[column, column], ...]    the columns are unique together (the model's grain)
       accepted_values:    {column: [value, ...]}     nulls pass, as in dbt's accepted_values
       relationships:      [{column: c, to: ref('m'), field: f}, ...]    nulls pass, as in dbt's relationships
-    A check that must warn rather than fail, or that reads only some rows (`where`), stays a test of its own. -#}
+    A check that must warn rather than fail, or that reads only some rows (`where`), is a test of its own with that
+    config (e.g. `grain_revenue_daily`, a `column_checks` that reads the keys a night recomputed). -#}
 {% test column_checks(model, not_null=[], unique=[], unique_combination=[], accepted_values={}, relationships=[]) %}
   {%- set text = dbt.type_string() -%}
   {%- set checks = [] -%}
