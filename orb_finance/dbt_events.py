@@ -6,7 +6,8 @@ executing, each SQL statement, each connection) into a JSON line for every logge
 that formatting and writing took about a fifth of dbt's time, on the one core dbt's threads share (py-spy,
 2026-12-01). Here dbt's console logger is off and a callback, which sees every event, forwards the few that
 `warehouse.run_dbt` tracks: node results, errors and warnings, the progress total, why dbt parsed the whole
-project. dbt's log file keeps every event, in dbt's own text format (logs/dbt.log).
+project, which files a partial parse parsed again. dbt's log file keeps every event, in dbt's own text format
+(logs/dbt.log).
 
 Usage: python -m orb_finance.dbt_events <dbt arguments>; exits as dbt's CLI does (0, 1 failures, 2 error).
 """
@@ -22,9 +23,10 @@ SKIP_EVENTS = frozenset({"LogSkipBecauseError", "SkippingDetails"})
 ERROR_EVENTS = frozenset({"RunResultError", "RunResultErrorNoMessage"})       # a failed node's cause
 # Warnings that are part of a test's result (the test's own result event carries its count and meaning).
 TEST_WARNING_EVENTS = frozenset({"RunResultWarning", "RunResultWarningMessage"})
-# Forwarded besides every warning and error: those, the progress total, why dbt parsed the whole project.
+# Forwarded besides every warning and error: those, the progress total, why dbt parsed the whole project, and
+# which files a partial parse parsed again.
 FORWARDED = RESULT_EVENTS | SKIP_EVENTS | ERROR_EVENTS | TEST_WARNING_EVENTS | {
-    "RunResultFailure", "LogStartLine", "UnableToPartialParse"}
+    "RunResultFailure", "LogStartLine", "UnableToPartialParse", "PartialParsingFile"}
 
 # dbt's console logger off; its file log at debug level in its own text format (the default one).
 LOG_ARGS = ("--log-level", "none", "--log-level-file", "debug", "--log-format-file", "debug")

@@ -50,6 +50,7 @@ class DbtResult:
     log_file: Path | None = None
     log_warnings: list[str] = field(default_factory=list)     # dbt's warnings that are not a test's
     full_parse: list[str] = field(default_factory=list)       # why dbt parsed the whole project (empty: partial parse)
+    reparsed: list[str] = field(default_factory=list)         # the files a partial parse parsed again ("updated <file>")
 
     @property
     def success(self) -> bool:
@@ -160,6 +161,7 @@ def run_dbt(
     other_output: list[str] = []
     log_warnings: list[str] = []
     full_parse: list[str] = []
+    reparsed: list[str] = []
     # dbt dies with this process (kill -9 included) and holds the caller's build locks until it is gone (children.py)
     with subprocess.Popen(
         children.command(command), cwd=paths.PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -173,14 +175,14 @@ def run_dbt(
                     if line.strip():
                         other_output.append(line.rstrip())
                     continue
-                _track(event, nodes, errors, progress, task, log_warnings, full_parse)
+                _track(event, nodes, errors, progress, task, log_warnings, full_parse, reparsed)
         returncode = proc.wait()
     elapsed = time.monotonic() - started
     return DbtResult(
         command=[*args], returncode=returncode, elapsed=elapsed, duckdb_path=db, nodes=nodes, errors=errors,
         other_output=other_output,
         log_file=(tpath or paths.PROJECT_ROOT) / "logs" / "dbt.log", log_warnings=log_warnings,
-        full_parse=full_parse,
+        full_parse=full_parse, reparsed=reparsed,
     )
 
 
@@ -328,11 +330,14 @@ def _parse_event(line: str) -> dict | None:
 
 
 def _track(event: dict, nodes: list[NodeResult], errors: list[str], progress, task,
-           log_warnings: list[str] | None = None, full_parse: list[str] | None = None) -> None:
+           log_warnings: list[str] | None = None, full_parse: list[str] | None = None,
+           reparsed: list[str] | None = None) -> None:
     info, data = event["info"], event.get("data", {})
     name = info.get("name")
     if name == "UnableToPartialParse" and full_parse is not None:
         full_parse.append(str(data.get("reason") or info.get("msg") or ""))
+    elif name == "PartialParsingFile" and reparsed is not None:
+        reparsed.append(f"{data.get('operation', '')} {data.get('file_id', '')}".strip())
     elif name == "LogStartLine" and progress is not None and data.get("total"):
         progress.update(task, total=data["total"])
     elif name in RESULT_EVENTS or name in SKIP_EVENTS:
