@@ -10,10 +10,15 @@ project, which files a partial parse parsed again. dbt's log file keeps every ev
 (logs/dbt.log).
 
 Usage: python -m orb_finance.dbt_events <dbt arguments>; exits as dbt's CLI does (0, 1 failures, 2 error).
+Started ahead (`python -m orb_finance.dbt_events --await-command`), it imports dbt first, then reads one JSON line
+from stdin, {"args": [...], "env": {...}}, and runs that command in exactly that environment; end of input instead
+of a line: it exits 0 having run nothing (warehouse.DbtProcess).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import threading
 
@@ -32,7 +37,28 @@ FORWARDED = RESULT_EVENTS | SKIP_EVENTS | ERROR_EVENTS | TEST_WARNING_EVENTS | {
 LOG_ARGS = ("--log-level", "none", "--log-level-file", "debug", "--log-format-file", "debug")
 
 
+# The first argument of a dbt process started ahead of its command (warehouse.DbtProcess).
+AWAIT_COMMAND = "--await-command"
+
+
+def _import_dbt() -> None:
+    """What every build imports, before its command is known: dbt's CLI, its build task and parser, the adapter."""
+    import dbt.adapters.duckdb.impl  # noqa: F401
+    import dbt.cli.main  # noqa: F401
+    import dbt.parser.manifest  # noqa: F401
+    import dbt.task.build  # noqa: F401
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == [AWAIT_COMMAND]:
+        _import_dbt()
+        line = sys.stdin.readline()
+        if not line.strip():
+            return 0                          # the caller went on without dbt
+        request = json.loads(line)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        argv = list(request["args"])
     from dbt.cli.main import dbtRunner
     from dbt_common.events.functions import env_scrubber, msg_to_json
 

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import children, paths
-from .dbt_events import ERROR_EVENTS, RESULT_EVENTS, SKIP_EVENTS, TEST_WARNING_EVENTS
+from .dbt_events import AWAIT_COMMAND, ERROR_EVENTS, RESULT_EVENTS, SKIP_EVENTS, TEST_WARNING_EVENTS
 from .errors import OrbFinanceError
 
 @dataclass
@@ -109,6 +109,40 @@ def _rows(n: int | None) -> str:
 _DBT_ENTRY = (sys.executable, "-m", "orb_finance.dbt_events")
 
 
+class DbtProcess:
+    """A dbt interpreter started before its command is known: it imports dbt (about 4 s) while the caller prepares
+    the build (build_and_swap copies the warehouse and plans the selection meanwhile), then runs the one command
+    `run_dbt(..., process=...)` gives it, in the environment a fresh dbt process would have had. Left unused, it
+    is killed on close. Like every dbt child it dies with this process and holds the caller's build locks."""
+
+    def __init__(self, env: dict[str, str]):
+        self.proc = subprocess.Popen(
+            children.command([*_DBT_ENTRY, AWAIT_COMMAND]), cwd=paths.PROJECT_ROOT, env=env, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, pass_fds=children.held_fds(),
+        )
+        self.used = False
+
+    def start(self, command: Sequence[str], env: dict[str, str]) -> subprocess.Popen:
+        """Give the process its command (`command` as run_dbt would start it; its dbt arguments are sent)."""
+        assert self.proc.stdin is not None and not self.used
+        self.used = True
+        try:
+            self.proc.stdin.write(json.dumps({"args": list(command[len(_DBT_ENTRY):]), "env": env}) + "\n")
+            self.proc.stdin.close()
+        except BrokenPipeError:               # it died importing dbt: run_dbt reads why from its output
+            pass
+        return self.proc
+
+    def __enter__(self) -> "DbtProcess":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self.used:
+            self.proc.kill()
+        with self.proc:                       # closes its pipes, waits for it
+            pass
+
+
 def dbt_environment(export_dir: Path | None, duckdb_path: Path, target_path: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -137,8 +171,10 @@ def run_dbt(
     console: Console | None = None,
     show_progress: bool = True,
     extra_env: dict[str, str] | None = None,
+    process: DbtProcess | None = None,
 ) -> DbtResult:
-    """Run `dbt <args>` on the project with the given export and warehouse file; never raises on a dbt failure."""
+    """Run `dbt <args>` on the project with the given export and warehouse file; never raises on a dbt failure.
+    `process`: a DbtProcess started ahead runs it (else a new dbt process)."""
     export = paths.resolve(export_dir) if export_dir else paths.export_dir()
     if export is None:
         raise OrbFinanceError("No Orb export directory: pass --export-dir or set ORB_EXPORT_PATH.")
@@ -163,10 +199,10 @@ def run_dbt(
     full_parse: list[str] = []
     reparsed: list[str] = []
     # dbt dies with this process (kill -9 included) and holds the caller's build locks until it is gone (children.py)
-    with subprocess.Popen(
+    with (process.start(command, env) if process else subprocess.Popen(
         children.command(command), cwd=paths.PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, pass_fds=children.held_fds(),
-    ) as proc:
+    )) as proc:
         assert proc.stdout is not None
         with _progress(console, show_progress, " ".join(args[:1])) as (progress, task):
             for line in proc.stdout:
@@ -203,6 +239,7 @@ def build(
     full_refresh: bool = False,
     merged_rows_tests: bool = False,
     skip_unit_tests: bool = False,
+    process: DbtProcess | None = None,
 ) -> DbtResult:
     """`dbt build` of the whole project (or a selection): into `duckdb_path`, or on Spark (`target="spark"`,
     tables written as parquet under `spark_warehouse`); `dbt_vars` are passed on (e.g. reporting_currency).
@@ -211,7 +248,7 @@ def build(
     files it has not processed (macros/staging/orb_incremental.sql); `full_refresh` rebuilds from every file.
     `merged_rows_tests`: the staging tests check only the rows this build merged (the nightly's incremental
     builds, thrown away unless every test passes); `skip_unit_tests`: leave out dbt's unit tests (they depend on
-    the code alone, which they already passed).
+    the code alone, which they already passed); `process`: a DbtProcess started ahead runs it.
     """
     args = ["build", *extra_args]
     if full_refresh:
@@ -240,7 +277,7 @@ def build(
             extra_env["ORB_SPARK_WAREHOUSE"] = str(paths.resolve(spark_warehouse))
     return run_dbt(
         args, export_dir=export_dir, duckdb_path=duckdb_path, dbt_vars=dbt_vars or None, target_path=target_path,
-        console=console, show_progress=show_progress, extra_env=extra_env,
+        console=console, show_progress=show_progress, extra_env=extra_env, process=process,
     )
 
 
@@ -472,7 +509,8 @@ def build_and_swap(
     and renamed over the live path with `os.replace`. A reader holding the old file open keeps reading the
     old inode; a new reader sees the whole new warehouse. On any failure the new file is deleted and the live
     warehouse is not touched. With `keep_previous` the old warehouse stays reachable as
-    `<name>.previous.duckdb` (a hard link, no copy).
+    `<name>.previous.duckdb` (a hard link, no copy). dbt's process starts first (DbtProcess): it imports dbt,
+    about 4 s, while the copy is made and the selection planned.
     """
     import fcntl
 
@@ -487,7 +525,8 @@ def build_and_swap(
             return SwapResult(None, live, build_path, False, problem=(
                 f"another build of {live} is running (it holds {lock_path}); not starting a second one"))
         _remove_duckdb_files(build_path)          # a leftover of a killed run (its dbt is gone: it held the lock)
-        with children.shared_with_children(lock):         # dbt holds this lock as long as it runs
+        # dbt holds this lock as long as it runs; it imports itself while the copy is made and the selection planned
+        with children.shared_with_children(lock), DbtProcess(dbt_environment(None, build_path)) as dbt_process:
             try:
                 started_from, copy_seconds, copied = "empty", 0.0, 0
                 code = project_code_digest()
@@ -508,7 +547,8 @@ def build_and_swap(
                                             if target_path else None),
                                full_refresh=full_refresh, dbt_vars=dbt_vars,
                                extra_args=_incremental_selection(build_path, export_dir) if incremental else (),
-                               merged_rows_tests=incremental, skip_unit_tests=incremental, extra_env=memory)
+                               merged_rows_tests=incremental, skip_unit_tests=incremental, extra_env=memory,
+                               process=dbt_process)
                 if not result.success:
                     return SwapResult(result, live, build_path, False, started_from=started_from,
                                       copy_seconds=copy_seconds, copied_bytes=copied)
