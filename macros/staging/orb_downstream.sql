@@ -245,27 +245,45 @@ select {{ orb_sql_literal(model.name) }}, {{ orb_sql_literal(plan.fingerprint) }
 {% endmacro %}
 
 
-{#- Staging's strategy on DuckDB: what dbt's delete+insert does (every staged row whose key tonight's rows carry
-    goes, they come in), written out here, after copying the staged rows it replaces into orb_state.displaced_<resource> and the rows it puts in
-    their place into orb_state.merged_<resource> (read by the downstream models' affected keys). The replaced rows
-    are found once, by their key alone, and then named by row id: reading every column of the 12-million-row
-    daily revenue to copy a few thousand rows, and scanning its keys a second time to delete them, took 3.7 s of
-    a night's 5 (one thread, scripts/bench.py); by row id both take 0.1 s. -#}
+{#- Staging's strategy on DuckDB. The model's rows (tonight's files, deduplicated) merge into the staged table: a
+    row goes in when its key is new, or when it wins against the row staged for its key by the same rule as the
+    full build (greatest updated_at, then the file whose name sorts last, then the later record; events and feeds
+    by file and record), and then replaces that row; a staged row that wins stays as it is. The rule is a
+    maximum, so the result is the full build's whatever the order the files arrive in (a late re-delivery
+    competes by its name). The winners are kept in orb_state.merged_<resource>, the staged rows they replace in
+    orb_state.displaced_<resource> (read by the downstream models' affected keys and the staging tests).
+
+    The staged table's keys are scanned once, in the merge's transaction: the rows holding tonight's keys are
+    found by key with their row ids and ordering columns, and everything after reads them by row id (the
+    12-million-row daily revenue: 0.3-0.5 s a scan). Reading every column of it to copy a few thousand rows, or
+    scanning its keys a second time to delete them, took 3.7 s of a night's 5 (one thread, scripts/bench.py). -#}
 {% macro get_incremental_orb_merge_sql(arg_dict) %}
   {%- set key = arg_dict['unique_key'] -%}
-  {%- set resource = model.name | replace('stg_orb__', '') -%}
+  {%- set resource = orb_resource_name() -%}
   {%- set target = arg_dict['target_relation'] -%}
   {%- set cols = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
-create or replace temporary table orb_replaced_{{ resource }} as
-select rowid as staged_rowid from {{ target }}
+  {%- set by_version = orb_row_rule() not in ('event', 'feed') -%}
+  {%- set by_file = "(new.source_file > staged.source_file or (new.source_file = staged.source_file and new.source_row > staged.source_row))" -%}
+  {%- set wins = ("(new.updated_at > staged.updated_at or (new.updated_at = staged.updated_at and " ~ by_file ~ "))")
+                 if by_version else by_file -%}
+create or replace temporary table orb_staged_{{ resource }} as
+select rowid as staged_rowid, {{ key }}, {{ 'updated_at, ' if by_version }}source_file, source_row
+from {{ target }}
 where {{ key }} in (select {{ key }} from {{ arg_dict['temp_relation'] }});
+create or replace table orb_state.merged_{{ resource }} as
+select new.* from {{ arg_dict['temp_relation'] }} as new
+left join orb_staged_{{ resource }} as staged
+    on staged.{{ key }} = new.{{ key }}
+where staged.{{ key }} is null or {{ wins }};
+create or replace temporary table orb_replaced_{{ resource }} as
+select staged_rowid from orb_staged_{{ resource }}
+where {{ key }} in (select {{ key }} from orb_state.merged_{{ resource }});
 create or replace table orb_state.displaced_{{ resource }} as
 select * from {{ target }} where rowid in (select staged_rowid from orb_replaced_{{ resource }});
-create or replace table orb_state.merged_{{ resource }} as
-select * from {{ arg_dict['temp_relation'] }};
 delete from {{ target }} where rowid in (select staged_rowid from orb_replaced_{{ resource }});
 insert into {{ target }} ({{ cols }})
-select {{ cols }} from {{ arg_dict['temp_relation'] }};
+select {{ cols }} from orb_state.merged_{{ resource }};
+drop table orb_staged_{{ resource }};
 drop table orb_replaced_{{ resource }}
 {% endmacro %}
 

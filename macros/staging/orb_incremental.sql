@@ -9,8 +9,9 @@
     delivery_plan      the files this run reads, per resource (all of them, or the new ones);
     tested_files       the files whose staged rows the staging tests read this run (dbt_project.yml `where`).
   register_orb_sources decides per resource (full or incremental) and writes delivery_plan; each staging
-  model merges (orb_merge_with_staged) and records what it read in a post-hook (orb_record_deliveries), in its
-  own transaction, so processed_files never runs ahead of the staged rows.
+  model selects the rows of the files it reads, deduplicated, and merges them (its strategy, orb_merge:
+  get_incremental_orb_merge_sql in orb_downstream.sql) and records what it read in a post-hook
+  (orb_record_deliveries), in its own transaction, so processed_files never runs ahead of the staged rows.
 #}
 
 {% macro orb_create_state_tables() %}
@@ -32,6 +33,26 @@
                   ~ ("orb_state.delivery_plan" if scope == 'merged'
                      else "delivery_listing where format is not null and not is_hidden")) %}
 {% endmacro %}
+
+
+{#- The rows a test of a staging model reads: dbt's own (the model filtered by the `where` of dbt_project.yml:
+    the rows of orb_state.tested_files), except on a night that tests only the rows it merged
+    (ORB_STAGING_TESTS=merged) in a staging table that merged tonight's files incrementally. Those rows are
+    orb_state.merged_<resource>, the rows the orb_merge strategy inserted (orb_downstream.sql): exactly the staged
+    rows of tonight's files. That small table is read, with the same `where`, instead of the staged table, where
+    finding them scans every staged row's file name (path strings share their prefixes, so no zonemap skips a row
+    group): 2.2 s for the 12-million-row daily revenue on a 20k night, 0.01 s from the merged rows. -#}
+{% macro duckdb__get_where_subquery(relation) -%}
+  {%- set where = config.get('where', '') -%}
+  {%- set plan = graph.get('orb_delivery_plan') or {} -%}
+  {%- set name = relation.identifier or '' -%}
+  {%- set resource = name[9:] if name.startswith('stg_orb__') else none -%}
+  {%- if where and resource and plan.get('staging_tests') == 'merged'
+        and (plan.get('modes') or {}).get(resource) == 'incremental' -%}
+    {{ return('(select * from orb_state.merged_' ~ resource ~ ' as ' ~ name ~ ' where ' ~ where ~ ') dbt_subquery') }}
+  {%- endif -%}
+  {{ return(dbt.default__get_where_subquery(relation)) }}
+{%- endmacro %}
 
 
 {#- A digest of everything the staged rows depend on: every model and seed (file checksum and how it is
@@ -66,37 +87,6 @@
 {% macro orb_row_rule() %}
   {%- set src = graph.sources.get('source.' ~ project_name ~ '.orb.' ~ orb_resource_name()) -%}
   {{ return(src.meta.get('row_rule') if src else none) }}
-{% endmacro %}
-
-
-{#- The last step of every staging model. A full build: the staged rows of every file. An incremental night:
-    the rows of the new files that win against the row already staged for their key by the same rule
-    (greatest updated_at, then the file whose name sorts last, then the later record; events by file and
-    record), or whose key is new; dbt's delete+insert then puts them in place of those keys, and a staged row
-    that wins stays as it is. The rule is a maximum, so the result is the full build's whatever the order the
-    files arrive in (a late re-delivery competes by its name). Only the key and the ordering columns of the
-    staged table are read. -#}
-{% macro orb_merge_with_staged(relation) %}
-  {%- if is_incremental() -%}
-    {%- set key = config.get('unique_key') -%}
-    {%- set by_file = "(new.source_file > staged.source_file or (new.source_file = staged.source_file and new.source_row > staged.source_row))" -%}
-    {%- if orb_row_rule() in ('event', 'feed') -%}
-      {%- set wins = by_file -%}
-    {%- else -%}
-      {%- set wins = "(new.updated_at > staged.updated_at or (new.updated_at = staged.updated_at and " ~ by_file ~ "))" -%}
-    {%- endif -%}
-select new.*
-from {{ relation }} as new
-left join (
-    select {{ key }}, {{ 'updated_at, ' if orb_row_rule() not in ('event', 'feed') }}source_file, source_row
-    from {{ this }}
-    where {{ key }} in (select {{ key }} from {{ relation }})
-) as staged
-    on staged.{{ key }} = new.{{ key }}
-where staged.{{ key }} is null or {{ wins }}
-  {%- else -%}
-select * from {{ relation }}
-  {%- endif -%}
 {% endmacro %}
 
 

@@ -237,7 +237,8 @@
     {% endif %}
     {% set fingerprint = orb_code_fingerprint() %}
     {% set modes = orb_plan_deliveries(root, sources, fingerprint) %}
-    {% do orb_scope_staging_tests(env_var('ORB_STAGING_TESTS', 'all')) %}
+    {% set tests_read = env_var('ORB_STAGING_TESTS', 'all') %}
+    {% do orb_scope_staging_tests(tests_read) %}
 
     {% set views = orb_source_views(root, sources) %}
     {% if views.problems %}
@@ -250,7 +251,8 @@
     {% endfor %}
     {# What the staging models and their post-hooks read while this run lasts (one process, one graph). #}
     {% do graph.update({'orb_source_types': views.types,
-                        'orb_delivery_plan': {'root': root, 'fingerprint': fingerprint, 'modes': modes}}) %}
+                        'orb_delivery_plan': {'root': root, 'fingerprint': fingerprint, 'modes': modes,
+                                              'staging_tests': tests_read}}) %}
     {% set counts = run_query("select (select count(*) from delivery_listing where format is not null and not is_hidden), "
                               ~ "(select count(*) from orb_state.delivery_plan)").rows[0] %}
     {% set incremental = modes.values() | select('equalto', 'incremental') | list | length %}

@@ -274,6 +274,31 @@ def test_a_rewritten_processed_file_stops_the_build_naming_it(one_night, dbt_bui
 
 
 @pytest.mark.slow
+def test_a_night_merging_a_row_that_fails_a_staging_check_is_not_swapped_in(one_night, nights_home):
+    """The nightly's staging tests read the rows the night merged, from orb_state.merged_<resource> (not the staged
+    table filtered by file): a new invoice of a customer Orb never delivered fails the relationship check of
+    stg_orb__invoice_metadata, the night is not swapped in, and yesterday's warehouse is as it was."""
+    export, db = one_night
+    folder = export / "invoice_metadata"
+    last = sorted(folder.glob("*.parquet"))[-1]
+    con = duckdb.connect()
+    day = con.execute(f"select cast(date '{last.name[:10]}' + 1 as varchar)").fetchall()[0][0]
+    con.execute(f"copy (select * replace ('inv_of_nobody' as id, 'cus_nobody' as customer_id) "
+                f"from read_parquet('{last}') limit 1) to '{folder / (day + '-0000.parquet')}' (format parquet)")
+    con.close()
+    before = _sha256(db)
+    target = nights_home / "target-nightly"
+    swap = warehouse.build_and_swap(export, db, as_of=AS_OF, target_path=target, show_progress=False)
+    assert swap.started_from == "copy" and not swap.swapped
+    failed = {n.name: n for n in swap.dbt.failures()}
+    assert set(failed) == {"column_checks_stg_orb__invoice_metadata"}
+    assert failed["column_checks_stg_orb__invoice_metadata"].failures == 1     # one check: the relationship
+    compiled = next((target / "incremental" / "run").rglob("column_checks_stg_orb__invoice_metadata.sql")).read_text()
+    assert "orb_state.merged_invoice_metadata" in compiled and "stg_orb__invoice_metadata\"" not in compiled
+    assert _sha256(db) == before
+
+
+@pytest.mark.slow
 def test_a_stray_file_or_nested_folder_stops_orbfin_build_as_it_stops_the_nightly(one_night, capsys):
     export, db = one_night
     directory = export / "credit_note"

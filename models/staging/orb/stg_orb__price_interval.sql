@@ -50,4 +50,4 @@ final as (
 
 )
 
-{{ orb_merge_with_staged('final') }}
+select * from final
