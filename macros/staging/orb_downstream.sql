@@ -213,6 +213,17 @@ select cast(null as date) as revenue_date, cast(null as varchar) as customer_id,
 {%- endmacro %}
 
 
+{#- The first instant of this build's earliest affected day: a bound on a raw timestamp column (`column >= this`)
+    that lets DuckDB skip the row groups of older days. The staged daily revenue lies about in date order, so
+    int_revenue_usage_daily's read of it took 0.39 s instead of 0.84 s on a 20k night whose keys reached three
+    months back (a late revert). With a customer of every date among the keys: -infinity (no bound); with no key:
+    null (no row). On a bound through a cast (the view's revenue_date) DuckDB skips nothing: 0.84 s. -#}
+{% macro orb_affected_since(model_name=none) -%}
+(select case when bool_or(all_dates) then cast('-infinity' as timestamp) else cast(min(revenue_date) as timestamp) end
+ from orb_state.affected__{{ model_name or this.identifier }})
+{%- endmacro %}
+
+
 {#- The strategy: every row of an affected key goes, the recomputed rows come in. -#}
 {% macro get_incremental_orb_affected_keys_sql(arg_dict) %}
   {%- set cols = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}

@@ -25,6 +25,7 @@ final as (
         daily_revenue.item_id,
         daily_revenue.invoicing_currency as currency,
         cast(daily_revenue.timeframe_start as date) as revenue_date,
+        daily_revenue.timeframe_start,
         daily_revenue.rounded_amount
     from daily_revenue
     left join credit_purchase_invoices

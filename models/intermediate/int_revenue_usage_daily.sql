@@ -17,6 +17,7 @@ with recognized as (
     select * from {{ ref('int_daily_revenue_recognized') }} as recognized_rows
     {%- if orb_downstream_mode() == 'incremental' %}
     where {{ orb_is_affected('recognized_rows') }}
+      and recognized_rows.timeframe_start >= {{ orb_affected_since() }}
     {%- endif %}
 
 ),

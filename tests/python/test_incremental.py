@@ -190,6 +190,9 @@ def nights_equal_one_full_build(base: Path, dbt_builder, home: Path, *, seed: in
             # var) only when it compiles (macros/dates/dates.sql)
             assert result.dbt.full_parse == [], f"night {n} parsed the whole project: {result.dbt.full_parse}"
             assert result.dbt.reparsed == [], f"night {n} parsed files again: {result.dbt.reparsed}"
+        # an incremental night's dbt profile: 3 threads (warehouse.NIGHT_DBT_THREADS)
+        runs = result.dbt.log_file.read_text().split("Running with dbt=")
+        assert "Concurrency: 3 threads" in runs[-1]
     assert deliveries.read_manifest(site.export)["delivered_through"] == "2026-11-01"
 
     # the appended nights hold the hard cases
