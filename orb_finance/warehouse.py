@@ -109,6 +109,13 @@ def _rows(n: int | None) -> str:
 _DBT_ENTRY = (sys.executable, "-m", "orb_finance.dbt_events")
 
 
+def _start_dbt(argv: Sequence[str], env: dict[str, str], **popen) -> subprocess.Popen:
+    """dbt's process, its output and errors on one text pipe. It dies with this process (kill -9 included) and
+    holds the caller's build locks until it is gone (children.py)."""
+    return subprocess.Popen(children.command(argv), cwd=paths.PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, pass_fds=children.held_fds(), **popen)
+
+
 class DbtProcess:
     """A dbt interpreter started before its command is known: it imports dbt (about 4 s) while the caller prepares
     the build (build_and_swap copies the warehouse and plans the selection meanwhile), then runs the one command
@@ -116,10 +123,7 @@ class DbtProcess:
     is killed on close. Like every dbt child it dies with this process and holds the caller's build locks."""
 
     def __init__(self, env: dict[str, str]):
-        self.proc = subprocess.Popen(
-            children.command([*_DBT_ENTRY, AWAIT_COMMAND]), cwd=paths.PROJECT_ROOT, env=env, stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, pass_fds=children.held_fds(),
-        )
+        self.proc = _start_dbt([*_DBT_ENTRY, AWAIT_COMMAND], env, stdin=subprocess.PIPE)
         self.used = False
 
     def start(self, command: Sequence[str], env: dict[str, str]) -> subprocess.Popen:
@@ -198,11 +202,7 @@ def run_dbt(
     log_warnings: list[str] = []
     full_parse: list[str] = []
     reparsed: list[str] = []
-    # dbt dies with this process (kill -9 included) and holds the caller's build locks until it is gone (children.py)
-    with (process.start(command, env) if process else subprocess.Popen(
-        children.command(command), cwd=paths.PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, pass_fds=children.held_fds(),
-    )) as proc:
+    with (process.start(command, env) if process else _start_dbt(command, env)) as proc:
         assert proc.stdout is not None
         with _progress(console, show_progress, " ".join(args[:1])) as (progress, task):
             for line in proc.stdout:
